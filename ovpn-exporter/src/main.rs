@@ -1,0 +1,4 @@
+//! Placeholder until the exporter lands.
+#![forbid(unsafe_code)]
+
+fn main() {}

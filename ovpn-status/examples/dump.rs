@@ -1,0 +1,242 @@
+//! Prints every record the parser reads, as JSON Lines.
+//!
+//! ```text
+//! cargo run -q --release -p ovpn-status --example dump -- [--chunk N] FILE
+//! ```
+//!
+//! `FILE` may be `-` for standard input. With `--chunk N` the streaming door
+//! is fed N bytes at a time; the output is byte-identical to the whole-buffer
+//! run. On malformed input the last line is an error record and the exit
+//! status is 2.
+
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+
+use ovpn_status::{Error, Parser, Record, Step, Text};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (chunk, path) = match args.as_slice() {
+        [flag, n, path] if flag == "--chunk" => match n.parse::<usize>() {
+            Ok(n) if n > 0 => (Some(n), path),
+            _ => return usage("--chunk takes a whole number above 0"),
+        },
+        [path] if !path.starts_with("--") || path == "-" => (None, path),
+        _ => return usage("expected [--chunk N] FILE"),
+    };
+    let input = match read_input(path) {
+        Ok(input) => input,
+        Err(e) => {
+            eprintln!("dump: {path}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = match chunk {
+        None => whole(&input, &mut out),
+        Some(n) => chunked(&input, n, &mut out),
+    };
+    let code = match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => match write_error(&mut out, &e) {
+            Ok(()) => ExitCode::from(2),
+            Err(e) => return io_failure(&e),
+        },
+        Err(e) => return io_failure(&e),
+    };
+    match out.flush() {
+        Ok(()) => code,
+        Err(e) => io_failure(&e),
+    }
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("dump: {problem}\nusage: dump [--chunk N] FILE   (FILE may be -)");
+    ExitCode::from(64)
+}
+
+fn io_failure(e: &io::Error) -> ExitCode {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("dump: write failed: {e}");
+    ExitCode::from(1)
+}
+
+fn read_input(path: &str) -> io::Result<Vec<u8>> {
+    if path == "-" {
+        let mut v = Vec::new();
+        io::stdin().read_to_end(&mut v)?;
+        Ok(v)
+    } else {
+        std::fs::read(path)
+    }
+}
+
+/// The whole-buffer door.
+fn whole(input: &[u8], out: &mut impl Write) -> io::Result<Result<(), Error>> {
+    for record in ovpn_status::parse(input) {
+        match record {
+            Ok(r) => write_record(out, &r)?,
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The streaming door, fed `n` bytes at a time through a buffer that keeps
+/// only the unconsumed tail, as a network reader would.
+fn chunked(input: &[u8], n: usize, out: &mut impl Write) -> io::Result<Result<(), Error>> {
+    let mut parser = Parser::new();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunks = input.chunks(n);
+    let mut eof = false;
+    loop {
+        let mut start = 0;
+        loop {
+            match parser.feed(&buf[start..], eof) {
+                Ok(Step::Record(r, used)) => {
+                    write_record(out, &r)?;
+                    start += used;
+                }
+                Ok(Step::NeedMore(used)) => {
+                    start += used;
+                    break;
+                }
+                Ok(Step::Done) => return Ok(Ok(())),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        buf.drain(..start);
+        match chunks.next() {
+            Some(c) => buf.extend_from_slice(c),
+            None => eof = true,
+        }
+    }
+}
+
+fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
+    match record {
+        Record::Format(f) => write!(out, r#"{{"record":"format","format":"{f}"}}"#)?,
+        Record::Title(t) => {
+            out.write_all(br#"{"record":"title","text":"#)?;
+            string(out, t.text)?;
+            out.write_all(b"}")?;
+        }
+        Record::Time(t) => {
+            out.write_all(br#"{"record":"time","text":"#)?;
+            string(out, t.text)?;
+            out.write_all(br#","unix":"#)?;
+            number(out, t.unix)?;
+            out.write_all(b"}")?;
+        }
+        Record::Client(c) => {
+            out.write_all(br#"{"record":"client","common_name":"#)?;
+            string(out, c.common_name)?;
+            out.write_all(br#","real_address":"#)?;
+            string(out, c.real_address.raw())?;
+            out.write_all(br#","virtual_address":"#)?;
+            optional_string(out, c.virtual_address)?;
+            out.write_all(br#","virtual_ipv6_address":"#)?;
+            optional_string(out, c.virtual_ipv6_address)?;
+            write!(
+                out,
+                r#","bytes_received":{},"bytes_sent":{}"#,
+                c.bytes_received, c.bytes_sent
+            )?;
+            out.write_all(br#","connected_since":"#)?;
+            string(out, c.connected_since)?;
+            out.write_all(br#","connected_since_unix":"#)?;
+            number(out, c.connected_since_unix)?;
+            out.write_all(br#","username":"#)?;
+            optional_string(out, c.username)?;
+            out.write_all(br#","client_id":"#)?;
+            number(out, c.client_id)?;
+            out.write_all(br#","peer_id":"#)?;
+            number(out, c.peer_id)?;
+            out.write_all(br#","data_channel_cipher":"#)?;
+            optional_string(out, c.data_channel_cipher)?;
+            out.write_all(b"}")?;
+        }
+        Record::Route(r) => {
+            out.write_all(br#"{"record":"route","virtual_address":"#)?;
+            string(out, r.virtual_address)?;
+            out.write_all(br#","common_name":"#)?;
+            string(out, r.common_name)?;
+            out.write_all(br#","real_address":"#)?;
+            string(out, r.real_address.raw())?;
+            out.write_all(br#","last_ref":"#)?;
+            string(out, r.last_ref)?;
+            out.write_all(br#","last_ref_unix":"#)?;
+            number(out, r.last_ref_unix)?;
+            out.write_all(b"}")?;
+        }
+        Record::Global(s) | Record::Stat(s) => {
+            let kind = if matches!(record, Record::Global(_)) {
+                "global"
+            } else {
+                "stat"
+            };
+            write!(out, r#"{{"record":"{kind}","name":"#)?;
+            string(out, s.name)?;
+            write!(out, r#","value":{}}}"#, s.value)?;
+        }
+        Record::End => out.write_all(br#"{"record":"end"}"#)?,
+        // Records added in later versions are not part of the dump contract.
+        _ => return Ok(()),
+    }
+    out.write_all(b"\n")
+}
+
+fn write_error(out: &mut impl Write, e: &Error) -> io::Result<()> {
+    write!(out, r#"{{"record":"error","line":{},"message":"#, e.line())?;
+    string(out, Text::new(e.to_string().as_bytes()))?;
+    out.write_all(b"}\n")
+}
+
+fn number(out: &mut impl Write, n: Option<u64>) -> io::Result<()> {
+    match n {
+        Some(n) => write!(out, "{n}"),
+        None => out.write_all(b"null"),
+    }
+}
+
+fn optional_string(out: &mut impl Write, s: Option<Text<'_>>) -> io::Result<()> {
+    match s {
+        Some(s) => string(out, s),
+        None => out.write_all(b"null"),
+    }
+}
+
+/// A JSON string: invalid UTF-8 becomes U+FFFD; `"`, `\` and control
+/// characters are escaped.
+fn string(out: &mut impl Write, s: Text<'_>) -> io::Result<()> {
+    out.write_all(b"\"")?;
+    for chunk in s.as_bytes().utf8_chunks() {
+        let valid = chunk.valid();
+        let mut plain = 0;
+        for (i, b) in valid.bytes().enumerate() {
+            let escape: Option<&[u8]> = match b {
+                b'"' => Some(b"\\\""),
+                b'\\' => Some(b"\\\\"),
+                b'\n' => Some(b"\\n"),
+                b'\r' => Some(b"\\r"),
+                b'\t' => Some(b"\\t"),
+                0..=0x1f | 0x7f => None,
+                _ => continue,
+            };
+            out.write_all(&valid.as_bytes()[plain..i])?;
+            match escape {
+                Some(e) => out.write_all(e)?,
+                None => write!(out, "\\u{b:04x}")?,
+            }
+            plain = i + 1;
+        }
+        out.write_all(&valid.as_bytes()[plain..])?;
+        if !chunk.invalid().is_empty() {
+            out.write_all("\u{fffd}".as_bytes())?;
+        }
+    }
+    out.write_all(b"\"")
+}

@@ -1,0 +1,530 @@
+//! The one state machine behind both doors.
+//!
+//! BE ADVISED: [`Parser`] holds no input. It remembers the format, the
+//! section, the column maps and the position (lines and bytes consumed), and
+//! nothing else, so it is `Copy` and works on any buffer the caller owns.
+//! Each [`Parser::feed`] call looks at the unconsumed input the caller hands
+//! it, returns at most one record borrowing from that input, and says how
+//! many bytes it consumed. Lines the policy skips (blank lines, `>`
+//! notifications, unknown row tags) are consumed in the same call.
+//!
+//! A line is only processed once its `\n` is in the input (or at the end of
+//! input), so how the input is chunked cannot change what is parsed: the
+//! whole-buffer iterator is this machine fed everything at once.
+
+use memchr::{memchr, memrchr};
+
+use crate::columns::{Cells, Column, ColumnMap, Fault, Table};
+use crate::field::addr::RealAddress;
+use crate::field::num::{parse_opt_u64, parse_u64};
+use crate::record::{Client, Format, Record, Route, Stat, Time, Title};
+use crate::{Error, ErrorKind, Text};
+
+/// What [`Parser::feed`] produced.
+// Boxing the record would allocate; a record is moved once per line.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// A record, and how many bytes of the input were consumed up to and
+    /// including its line. The record borrows from the input.
+    Record(Record<'a>, usize),
+    /// The input holds no complete line: keep `input[consumed..]`, append
+    /// more, and call again.
+    NeedMore(usize),
+    /// The document is complete: [`Record::End`] was returned earlier.
+    /// Bytes after `END` are not read.
+    Done,
+}
+
+/// The streaming door: a push parser fed successive chunks of one document.
+///
+/// The caller owns the buffer, as with `csv-core` or `httparse`. Call
+/// [`feed`](Parser::feed) with the unconsumed input; each call returns one
+/// [`Step`]. After [`Step::NeedMore`], call again with the same unconsumed
+/// bytes followed by new ones. Pass `end_of_input = true` once the input
+/// holds everything that will ever come.
+///
+/// ```
+/// use ovpn_status::{Parser, Record, Step};
+///
+/// let doc = b"OpenVPN STATISTICS\nUpdated,2026-11-22 15:16:55\nTCP/UDP read bytes,449101\nEND\n";
+/// let mut parser = Parser::new();
+/// let mut buf = Vec::new();
+/// let mut bytes_read = 0;
+/// for chunk in doc.chunks(7) {
+///     buf.extend_from_slice(chunk);
+///     let mut start = 0;
+///     loop {
+///         match parser.feed(&buf[start..], false).unwrap() {
+///             Step::Record(Record::Stat(s), used) => {
+///                 bytes_read = s.value;
+///                 start += used;
+///             }
+///             Step::Record(_, used) => start += used,
+///             Step::NeedMore(used) => {
+///                 start += used;
+///                 break;
+///             }
+///             Step::Done => break,
+///         }
+///     }
+///     buf.drain(..start);
+/// }
+/// assert_eq!(parser.feed(&buf, true).unwrap(), Step::Done);
+/// assert_eq!(bytes_read, 449101);
+/// ```
+///
+/// Parsing never allocates: the state is a few hundred bytes of plain data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parser {
+    state: State,
+    format: Option<Format>,
+    clients: Option<ColumnMap>,
+    routes: Option<ColumnMap>,
+    /// Lines consumed.
+    line: u64,
+    /// Bytes consumed.
+    offset: u64,
+    /// Bytes at the start of the next input known to hold no `\n`: after
+    /// `NeedMore`, a long line is not scanned again from its start.
+    scanned: usize,
+    failed: Option<Error>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Before the first line that is not skipped.
+    Start,
+    V1(V1),
+    Client {
+        updated: bool,
+    },
+    /// Status-version 2 (`,`) or 3 (`\t`).
+    Tagged {
+        sep: u8,
+    },
+    Done,
+}
+
+/// Sections of status-version 1, in the only order they may come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum V1 {
+    Updated,
+    ClientHeader,
+    Clients,
+    RouteHeader,
+    Routes,
+    Globals,
+}
+
+/// What one line does.
+#[allow(clippy::large_enum_variant)] // as for `Step`
+enum Action<'a> {
+    Skip,
+    Emit(Record<'a>),
+    /// The first line decided the format; `consume` is false when the line
+    /// itself holds a row to process next (v2/v3).
+    Detect {
+        format: Format,
+        consume: bool,
+    },
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Parser {
+    /// A parser at the start of a document.
+    pub const fn new() -> Self {
+        Parser {
+            state: State::Start,
+            format: None,
+            clients: None,
+            routes: None,
+            line: 0,
+            offset: 0,
+            scanned: 0,
+            failed: None,
+        }
+    }
+
+    /// The format, once the first line has decided it.
+    pub const fn format(&self) -> Option<Format> {
+        self.format
+    }
+
+    /// Lines consumed so far.
+    pub const fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Bytes consumed so far.
+    pub const fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// True once `END` has been read.
+    pub const fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// Parses the next record from `input`, the bytes not consumed so far.
+    ///
+    /// # End of input
+    /// With `end_of_input = false`, a line is processed only once its `\n`
+    /// is in `input`; otherwise the result is [`Step::NeedMore`]. With
+    /// `end_of_input = true`, `input` must hold the rest of the document: a
+    /// last line without `\n` is taken as cut off (an
+    /// [`ErrorKind::Incomplete`] error) unless it is exactly `END`, and input
+    /// that ends without `END` is an `Incomplete` error too.
+    ///
+    /// # Errors
+    /// An [`Error`] with the line and byte offset of the fault. After an
+    /// error every call returns the same error; after `END`, [`Step::Done`].
+    pub fn feed<'a>(&mut self, input: &'a [u8], end_of_input: bool) -> Result<Step<'a>, Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let mut pos = 0;
+        loop {
+            if self.state == State::Done {
+                return Ok(Step::Done);
+            }
+            let rest = input.get(pos..).unwrap_or_default();
+            let skip = self.scanned.min(rest.len());
+            let (raw_line, len) = match memchr(b'\n', rest.get(skip..).unwrap_or_default()) {
+                Some(i) => (rest.get(..skip + i).unwrap_or_default(), skip + i + 1),
+                None if !end_of_input => {
+                    self.scanned = rest.len();
+                    return Ok(Step::NeedMore(pos));
+                }
+                // A cut-off last line counts only if it is exactly `END`.
+                None if !rest.is_empty() && strip_cr(rest) == b"END" => (rest, rest.len()),
+                None => return Err(self.fail(ErrorKind::Incomplete, None)),
+            };
+            self.scanned = 0;
+            match self.line_action(strip_cr(raw_line)) {
+                Ok(Action::Skip) => {
+                    self.consume(len);
+                    pos += len;
+                }
+                Ok(Action::Emit(record)) => {
+                    self.consume(len);
+                    return Ok(Step::Record(record, pos + len));
+                }
+                Ok(Action::Detect { format, consume }) => {
+                    let mut used = pos;
+                    if consume {
+                        self.consume(len);
+                        used += len;
+                    }
+                    return Ok(Step::Record(Record::Format(format), used));
+                }
+                Err((kind, column)) => return Err(self.fail(kind, column)),
+            }
+        }
+    }
+
+    fn consume(&mut self, len: usize) {
+        self.line += 1;
+        self.offset += len as u64;
+    }
+
+    /// Records an error at the line after the last consumed one.
+    fn fail(&mut self, kind: ErrorKind, column: Option<Column>) -> Error {
+        let e = Error::new(kind, self.line + 1, self.offset, column);
+        self.failed = Some(e);
+        e
+    }
+
+    fn line_action<'a>(&mut self, line: &'a [u8]) -> Result<Action<'a>, Fault> {
+        if line.is_empty() || is_notification(line) {
+            return Ok(Action::Skip);
+        }
+        match self.state {
+            State::Start => detect(line).map(|(format, state, consume)| {
+                self.state = state;
+                self.format = Some(format);
+                Action::Detect { format, consume }
+            }),
+            State::V1(section) => self.v1_line(section, line),
+            State::Client { updated } => self.client_mode_line(updated, line),
+            State::Tagged { sep } => self.tagged_line(sep, line),
+            State::Done => Ok(Action::Skip),
+        }
+    }
+
+    fn v1_line<'a>(&mut self, section: V1, line: &'a [u8]) -> Result<Action<'a>, Fault> {
+        const SEP: u8 = b',';
+        let next = |s| State::V1(s);
+        match (section, line) {
+            (V1::Updated, _) => {
+                let time = updated(line)?;
+                self.state = next(V1::ClientHeader);
+                Ok(time)
+            }
+            (V1::ClientHeader, _) => {
+                self.clients = Some(ColumnMap::parse(Some(line), SEP, Table::Clients)?);
+                self.state = next(V1::Clients);
+                Ok(Action::Skip)
+            }
+            (V1::Clients, b"ROUTING TABLE") => {
+                self.state = next(V1::RouteHeader);
+                Ok(Action::Skip)
+            }
+            (V1::RouteHeader, _) => {
+                self.routes = Some(ColumnMap::parse(Some(line), SEP, Table::Routes)?);
+                self.state = next(V1::Routes);
+                Ok(Action::Skip)
+            }
+            (V1::Clients | V1::Routes, b"GLOBAL STATS") => {
+                self.state = next(V1::Globals);
+                Ok(Action::Skip)
+            }
+            (V1::Clients | V1::Routes | V1::Globals, b"END") => Ok(self.end()),
+            (V1::Clients, _) => self.client_row(Some(line), SEP),
+            (V1::Routes, _) => self.route_row(Some(line), SEP),
+            (V1::Globals, _) => name_value(line, SEP).map(|s| Action::Emit(Record::Global(s))),
+        }
+    }
+
+    fn client_mode_line<'a>(
+        &mut self,
+        updated_seen: bool,
+        line: &'a [u8],
+    ) -> Result<Action<'a>, Fault> {
+        if !updated_seen {
+            let time = updated(line)?;
+            self.state = State::Client { updated: true };
+            return Ok(time);
+        }
+        if line == b"END" {
+            return Ok(self.end());
+        }
+        // Rule 11: `TAP-WIN32 driver status,"..."` is text, not a counter.
+        let first = memchr(b',', line).ok_or((ErrorKind::FieldCount, None))?;
+        if line.get(first + 1) == Some(&b'"') {
+            return Ok(Action::Skip);
+        }
+        name_value(line, b',').map(|s| Action::Emit(Record::Stat(s)))
+    }
+
+    fn tagged_line<'a>(&mut self, sep: u8, line: &'a [u8]) -> Result<Action<'a>, Fault> {
+        let (tag, rest) = match memchr(sep, line) {
+            Some(i) => (line.get(..i).unwrap_or_default(), line.get(i + 1..)),
+            None => (line, None),
+        };
+        let needs_fields = |rest: Option<&'a [u8]>| rest.ok_or((ErrorKind::FieldCount, None));
+        match tag {
+            b"END" if rest.is_none() => Ok(self.end()),
+            b"END" => Err((ErrorKind::UnexpectedLine, None)),
+            b"TITLE" => {
+                let text = Text::new(needs_fields(rest)?);
+                Ok(Action::Emit(Record::Title(Title { text })))
+            }
+            b"TIME" => {
+                let rest = needs_fields(rest)?;
+                let (text, unix) = match memrchr(sep, rest) {
+                    Some(i) => {
+                        let unix = rest.get(i + 1..).unwrap_or_default();
+                        let unix = parse_opt_u64(unix)
+                            .map_err(|()| (ErrorKind::InvalidNumber, Some(Column::Time)))?;
+                        (rest.get(..i).unwrap_or_default(), unix)
+                    }
+                    None => (rest, None),
+                };
+                let text = Text::new(text);
+                Ok(Action::Emit(Record::Time(Time { text, unix })))
+            }
+            b"HEADER" => {
+                let rest = needs_fields(rest)?;
+                let (table, columns) = match memchr(sep, rest) {
+                    Some(i) => (rest.get(..i).unwrap_or_default(), rest.get(i + 1..)),
+                    None => (rest, None),
+                };
+                match table {
+                    b"CLIENT_LIST" => {
+                        self.clients = Some(ColumnMap::parse(columns, sep, Table::Clients)?);
+                    }
+                    b"ROUTING_TABLE" => {
+                        self.routes = Some(ColumnMap::parse(columns, sep, Table::Routes)?);
+                    }
+                    // Headers of tables this parser does not know (2.3's
+                    // ERRORS) are skipped with their rows.
+                    t if is_word(t) => {}
+                    _ => return Err((ErrorKind::UnexpectedLine, None)),
+                }
+                Ok(Action::Skip)
+            }
+            b"CLIENT_LIST" => self.client_row(rest, sep),
+            b"ROUTING_TABLE" => self.route_row(rest, sep),
+            b"GLOBAL_STATS" => {
+                name_value(needs_fields(rest)?, sep).map(|s| Action::Emit(Record::Global(s)))
+            }
+            t if is_word(t) => Ok(Action::Skip),
+            _ => Err((ErrorKind::UnexpectedLine, None)),
+        }
+    }
+
+    fn end<'a>(&mut self) -> Action<'a> {
+        self.state = State::Done;
+        Action::Emit(Record::End)
+    }
+
+    fn client_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Action<'a>, Fault> {
+        let map = self.clients.ok_or((ErrorKind::MissingHeader, None))?;
+        let cells = map.split(row, sep, sep == b',')?;
+        client(&cells).map(|c| Action::Emit(Record::Client(c)))
+    }
+
+    fn route_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Action<'a>, Fault> {
+        let map = self.routes.ok_or((ErrorKind::MissingHeader, None))?;
+        let cells = map.split(row, sep, sep == b',')?;
+        route(&cells).map(|r| Action::Emit(Record::Route(r)))
+    }
+}
+
+/// Rule 2: the first line decides the format.
+fn detect(line: &[u8]) -> Result<(Format, State, bool), Fault> {
+    match line {
+        b"OpenVPN CLIENT LIST" => Ok((Format::ServerV1, State::V1(V1::Updated), true)),
+        b"OpenVPN STATISTICS" => Ok((Format::Client, State::Client { updated: false }, true)),
+        _ => {
+            for (sep, format) in [(b',', Format::ServerV2), (b'\t', Format::ServerV3)] {
+                if let Some(i) = memchr(sep, line) {
+                    if matches!(line.get(..i), Some(b"TITLE" | b"TIME" | b"HEADER")) {
+                        return Ok((format, State::Tagged { sep }, false));
+                    }
+                }
+            }
+            Err((ErrorKind::UnknownFormat, None))
+        }
+    }
+}
+
+/// `Updated,<text>` (v1 and client mode).
+fn updated(line: &[u8]) -> Result<Action<'_>, Fault> {
+    let text = line
+        .strip_prefix(b"Updated,")
+        .ok_or((ErrorKind::UnexpectedLine, None))?;
+    Ok(Action::Emit(Record::Time(Time {
+        text: Text::new(text),
+        unix: None,
+    })))
+}
+
+/// Rule 11: the value follows the last separator; the name is the rest.
+fn name_value(fields: &[u8], sep: u8) -> Result<Stat<'_>, Fault> {
+    let i = memrchr(sep, fields).ok_or((ErrorKind::FieldCount, None))?;
+    let value = fields.get(i + 1..).unwrap_or_default();
+    let value = parse_u64(value).ok_or((ErrorKind::InvalidNumber, Some(Column::Value)))?;
+    Ok(Stat {
+        name: Text::new(fields.get(..i).unwrap_or_default()),
+        value,
+    })
+}
+
+fn client<'a>(cells: &Cells<'a>) -> Result<Client<'a>, Fault> {
+    let get = |c| cells.get(Table::Clients, c);
+    let text = |c| get(c).map(Text::new);
+    Ok(Client {
+        common_name: required_text(get(Column::CommonName)),
+        real_address: address(get(Column::RealAddress))?,
+        virtual_address: text(Column::VirtualAddress),
+        virtual_ipv6_address: text(Column::VirtualIpv6Address),
+        bytes_received: number(get(Column::BytesReceived), Column::BytesReceived)?,
+        bytes_sent: number(get(Column::BytesSent), Column::BytesSent)?,
+        connected_since: required_text(get(Column::ConnectedSince)),
+        connected_since_unix: optional_number(
+            get(Column::ConnectedSinceTime),
+            Column::ConnectedSinceTime,
+        )?,
+        username: text(Column::Username),
+        client_id: optional_number(get(Column::ClientId), Column::ClientId)?,
+        peer_id: optional_number(get(Column::PeerId), Column::PeerId)?,
+        data_channel_cipher: text(Column::DataChannelCipher),
+    })
+}
+
+fn route<'a>(cells: &Cells<'a>) -> Result<Route<'a>, Fault> {
+    let get = |c| cells.get(Table::Routes, c);
+    Ok(Route {
+        virtual_address: required_text(get(Column::VirtualAddress)),
+        common_name: required_text(get(Column::CommonName)),
+        real_address: address(get(Column::RealAddress))?,
+        last_ref: required_text(get(Column::LastRef)),
+        last_ref_unix: optional_number(get(Column::LastRefTime), Column::LastRefTime)?,
+    })
+}
+
+/// Required columns are always in the map, so their cells are present.
+fn required_text(field: Option<&[u8]>) -> Text<'_> {
+    Text::new(field.unwrap_or_default())
+}
+
+fn address(field: Option<&[u8]>) -> Result<RealAddress<'_>, Fault> {
+    RealAddress::parse(field.unwrap_or_default())
+        .ok_or((ErrorKind::InvalidAddress, Some(Column::RealAddress)))
+}
+
+fn number(field: Option<&[u8]>, column: Column) -> Result<u64, Fault> {
+    parse_u64(field.unwrap_or_default()).ok_or((ErrorKind::InvalidNumber, Some(column)))
+}
+
+fn optional_number(field: Option<&[u8]>, column: Column) -> Result<Option<u64>, Fault> {
+    match field {
+        None => Ok(None),
+        Some(f) => parse_opt_u64(f).map_err(|()| (ErrorKind::InvalidNumber, Some(column))),
+    }
+}
+
+/// One `\r` before the `\n` is part of the line ending.
+fn strip_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Rule 1: `>`, one or more of `A`-`Z`, `0`-`9`, `_`, then `:`.
+fn is_notification(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b">") else {
+        return false;
+    };
+    let word = rest.iter().take_while(|&&b| is_word_byte(b)).count();
+    word > 0 && rest.get(word) == Some(&b':')
+}
+
+/// Rule 4: a row tag of `A`-`Z`, `0`-`9` and `_`.
+fn is_word(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_word_byte(b))
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications() {
+        assert!(is_notification(b">INFO:OpenVPN Management Interface"));
+        assert!(is_notification(b">BYTECOUNT_CLI:1,2,3"));
+        assert!(is_notification(b">STATE:"));
+        assert!(!is_notification(b">:x"));
+        assert!(!is_notification(b">info:x"));
+        assert!(!is_notification(b">INFO"));
+        assert!(!is_notification(b"INFO:x"));
+    }
+
+    #[test]
+    fn parser_is_small() {
+        assert!(
+            core::mem::size_of::<Parser>() <= 384,
+            "{}",
+            core::mem::size_of::<Parser>()
+        );
+    }
+}

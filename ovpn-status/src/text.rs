@@ -1,0 +1,117 @@
+//! [`Text`]: a field's raw bytes, shown without allocating.
+
+use core::fmt::{self, Write as _};
+use core::str::Utf8Error;
+
+/// The exact bytes OpenVPN wrote for a text field, borrowed from the input.
+///
+/// Names come from client certificates and logins, so they may hold any
+/// byte, invalid UTF-8 and NUL included; the parser never rejects them.
+/// `Display` writes the text with each invalid sequence replaced by U+FFFD;
+/// `Debug` writes a quoted string with escapes and `\xNN` for invalid bytes.
+/// Neither allocates.
+///
+/// ```
+/// use ovpn_status::Text;
+/// let t = Text::new(b"Doe, John \xff");
+/// assert_eq!(t.to_string(), "Doe, John \u{fffd}");
+/// assert_eq!(format!("{t:?}"), r#""Doe, John \xff""#);
+/// assert_eq!(t.as_bytes(), b"Doe, John \xff");
+/// assert!(t.to_str().is_err());
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Text<'a>(&'a [u8]);
+
+impl<'a> Text<'a> {
+    /// Wraps raw bytes.
+    pub const fn new(bytes: &'a [u8]) -> Self {
+        Text(bytes)
+    }
+
+    /// The raw bytes, exactly as in the input.
+    pub const fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The text as `&str` when it is valid UTF-8.
+    ///
+    /// # Errors
+    /// The UTF-8 error when the bytes are not valid UTF-8.
+    pub fn to_str(&self) -> Result<&'a str, Utf8Error> {
+        core::str::from_utf8(self.0)
+    }
+
+    /// The length in bytes.
+    pub const fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when the field is empty.
+    pub const fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for chunk in self.0.utf8_chunks() {
+            f.write_str(chunk.valid())?;
+            if !chunk.invalid().is_empty() {
+                f.write_char(char::REPLACEMENT_CHARACTER)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char('"')?;
+        for chunk in self.0.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                // `escape_debug` also escapes `'`, which reads oddly in "...".
+                if c == '\'' {
+                    f.write_char(c)?;
+                } else {
+                    for e in c.escape_debug() {
+                        f.write_char(e)?;
+                    }
+                }
+            }
+            for b in chunk.invalid() {
+                write!(f, "\\x{b:02x}")?;
+            }
+        }
+        f.write_char('"')
+    }
+}
+
+impl PartialEq<[u8]> for Text<'_> {
+    fn eq(&self, other: &[u8]) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<str> for Text<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Text<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl<'a> From<&'a [u8]> for Text<'a> {
+    fn from(bytes: &'a [u8]) -> Self {
+        Text(bytes)
+    }
+}
+
+impl AsRef<[u8]> for Text<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.0
+    }
+}
