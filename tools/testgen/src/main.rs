@@ -38,10 +38,10 @@ fn options(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         match arg.as_str() {
             "--version" => {
                 o.version =
-                    Version::from_name(&value()?).ok_or("--version: v1, v2, v3 or client")?
+                    Version::from_name(&value()?).ok_or("--version: v1, v2, v3 or client")?;
             }
             "--release" => {
-                o.release = Release::from_name(&value()?).ok_or("--release: 2.3 to 2.7")?
+                o.release = Release::from_name(&value()?).ok_or("--release: 2.3 to 2.7")?;
             }
             "--clients" => o.clients = value()?.parse().map_err(|e| format!("--clients: {e}"))?,
             "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
