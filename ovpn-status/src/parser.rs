@@ -287,7 +287,8 @@ impl Parser {
             (V1::Clients | V1::Routes | V1::Globals, b"END") => Ok(self.end()),
             (V1::Clients, _) => self.client_row(Some(line), SEP),
             (V1::Routes, _) => self.route_row(Some(line), SEP),
-            (V1::Globals, _) => name_value(line, SEP).map(|s| Action::Emit(Record::Global(s))),
+            (V1::Globals, _) => name_value(line, SEP, ErrorKind::UnexpectedLine)
+                .map(|s| Action::Emit(Record::Global(s))),
         }
     }
 
@@ -305,11 +306,11 @@ impl Parser {
             return Ok(self.end());
         }
         // Rule 11: `TAP-WIN32 driver status,"..."` is text, not a counter.
-        let first = memchr(b',', line).ok_or((ErrorKind::FieldCount, None))?;
+        let first = memchr(b',', line).ok_or((ErrorKind::UnexpectedLine, None))?;
         if line.get(first + 1) == Some(&b'"') {
             return Ok(Action::Skip);
         }
-        name_value(line, b',').map(|s| Action::Emit(Record::Stat(s)))
+        name_value(line, b',', ErrorKind::UnexpectedLine).map(|s| Action::Emit(Record::Stat(s)))
     }
 
     fn tagged_line<'a>(&mut self, sep: u8, line: &'a [u8]) -> Result<Action<'a>, Fault> {
@@ -361,9 +362,8 @@ impl Parser {
             }
             b"CLIENT_LIST" => self.client_row(rest, sep),
             b"ROUTING_TABLE" => self.route_row(rest, sep),
-            b"GLOBAL_STATS" => {
-                name_value(needs_fields(rest)?, sep).map(|s| Action::Emit(Record::Global(s)))
-            }
+            b"GLOBAL_STATS" => name_value(needs_fields(rest)?, sep, ErrorKind::FieldCount)
+                .map(|s| Action::Emit(Record::Global(s))),
             t if is_word(t) => Ok(Action::Skip),
             _ => Err((ErrorKind::UnexpectedLine, None)),
         }
@@ -417,8 +417,9 @@ fn updated(line: &[u8]) -> Result<Action<'_>, Fault> {
 }
 
 /// Rule 11: the value follows the last separator; the name is the rest.
-fn name_value(fields: &[u8], sep: u8) -> Result<Stat<'_>, Fault> {
-    let i = memrchr(sep, fields).ok_or((ErrorKind::FieldCount, None))?;
+/// `no_separator` is the error for a line without one.
+fn name_value(fields: &[u8], sep: u8, no_separator: ErrorKind) -> Result<Stat<'_>, Fault> {
+    let i = memrchr(sep, fields).ok_or((no_separator, None))?;
     let value = fields.get(i + 1..).unwrap_or_default();
     let value = parse_u64(value).ok_or((ErrorKind::InvalidNumber, Some(Column::Value)))?;
     Ok(Stat {

@@ -384,9 +384,13 @@ fn real_address(release: Release, v4_peer: bool, i: usize, port: u64) -> String 
     match (release >= Release::V2_7, v4_peer) {
         (false, true) => format!("198.51.{a}.{b}:{port}"),
         // Before 2.7 an IPv6 peer has no port.
-        (false, false) => format!("2001:db8:ffff::{i:x}"),
+        (false, false) => format!("2001:db8:ffff:{:x}::{:x}", i >> 16, i & 0xffff),
         (true, true) => format!("udp4:198.51.{a}.{b}:{port}"),
-        (true, false) => format!("tcp6-server:[2001:db8:ffff::{i:x}]:{port}"),
+        (true, false) => format!(
+            "tcp6-server:[2001:db8:ffff:{:x}::{:x}]:{port}",
+            i >> 16,
+            i & 0xffff
+        ),
     }
 }
 

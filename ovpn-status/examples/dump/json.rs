@@ -1,81 +1,12 @@
-//! Prints every record the parser reads, as JSON Lines.
-//!
-//! ```text
-//! cargo run -q --release -p ovpn-status --example dump -- [--chunk N] FILE
-//! ```
-//!
-//! `FILE` may be `-` for standard input. With `--chunk N` the streaming door
-//! is fed N bytes at a time; the output is byte-identical to the whole-buffer
-//! run. On malformed input the last line is an error record and the exit
-//! status is 2.
+//! The dump's JSON Lines writer, shared with the golden-file tests
+//! (`tests/corpus.rs` includes this file).
 
-use std::io::{self, Read, Write};
-use std::process::ExitCode;
+use std::io::{self, Write};
 
 use ovpn_status::{Error, Parser, Record, Step, Text};
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (chunk, path) = match args.as_slice() {
-        [flag, n, path] if flag == "--chunk" => match n.parse::<usize>() {
-            Ok(n) if n > 0 => (Some(n), path),
-            _ => return usage("--chunk takes a whole number above 0"),
-        },
-        [path] if !path.starts_with("--") || path == "-" => (None, path),
-        _ => return usage("expected [--chunk N] FILE"),
-    };
-    let input = match read_input(path) {
-        Ok(input) => input,
-        Err(e) => {
-            eprintln!("dump: {path}: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let result = match chunk {
-        None => whole(&input, &mut out),
-        Some(n) => chunked(&input, n, &mut out),
-    };
-    let code = match result {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => match write_error(&mut out, &e) {
-            Ok(()) => ExitCode::from(2),
-            Err(e) => return io_failure(&e),
-        },
-        Err(e) => return io_failure(&e),
-    };
-    match out.flush() {
-        Ok(()) => code,
-        Err(e) => io_failure(&e),
-    }
-}
-
-fn usage(problem: &str) -> ExitCode {
-    eprintln!("dump: {problem}\nusage: dump [--chunk N] FILE   (FILE may be -)");
-    ExitCode::from(64)
-}
-
-fn io_failure(e: &io::Error) -> ExitCode {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        return ExitCode::SUCCESS;
-    }
-    eprintln!("dump: write failed: {e}");
-    ExitCode::from(1)
-}
-
-fn read_input(path: &str) -> io::Result<Vec<u8>> {
-    if path == "-" {
-        let mut v = Vec::new();
-        io::stdin().read_to_end(&mut v)?;
-        Ok(v)
-    } else {
-        std::fs::read(path)
-    }
-}
-
 /// The whole-buffer door.
-fn whole(input: &[u8], out: &mut impl Write) -> io::Result<Result<(), Error>> {
+pub fn whole(input: &[u8], out: &mut impl Write) -> io::Result<Result<(), Error>> {
     for record in ovpn_status::parse(input) {
         match record {
             Ok(r) => write_record(out, &r)?,
@@ -87,7 +18,7 @@ fn whole(input: &[u8], out: &mut impl Write) -> io::Result<Result<(), Error>> {
 
 /// The streaming door, fed `n` bytes at a time through a buffer that keeps
 /// only the unconsumed tail, as a network reader would.
-fn chunked(input: &[u8], n: usize, out: &mut impl Write) -> io::Result<Result<(), Error>> {
+pub fn chunked(input: &[u8], n: usize, out: &mut impl Write) -> io::Result<Result<(), Error>> {
     let mut parser = Parser::new();
     let mut buf: Vec<u8> = Vec::new();
     let mut chunks = input.chunks(n);
@@ -116,7 +47,7 @@ fn chunked(input: &[u8], n: usize, out: &mut impl Write) -> io::Result<Result<()
     }
 }
 
-fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
+pub fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
     match record {
         Record::Format(f) => write!(out, r#"{{"record":"format","format":"{f}"}}"#)?,
         Record::Title(t) => {
@@ -189,7 +120,7 @@ fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-fn write_error(out: &mut impl Write, e: &Error) -> io::Result<()> {
+pub fn write_error(out: &mut impl Write, e: &Error) -> io::Result<()> {
     write!(out, r#"{{"record":"error","line":{},"message":"#, e.line())?;
     string(out, Text::new(e.to_string().as_bytes()))?;
     out.write_all(b"}\n")

@@ -1,0 +1,75 @@
+//! Prints every record the parser reads, as JSON Lines.
+//!
+//! ```text
+//! cargo run -q --release -p ovpn-status --example dump -- [--chunk N] FILE
+//! ```
+//!
+//! `FILE` may be `-` for standard input. With `--chunk N` the streaming door
+//! is fed N bytes at a time; the output is byte-identical to the whole-buffer
+//! run. On malformed input the last line is an error record and the exit
+//! status is 2.
+
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+
+mod json;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (chunk, path) = match args.as_slice() {
+        [flag, n, path] if flag == "--chunk" => match n.parse::<usize>() {
+            Ok(n) if n > 0 => (Some(n), path),
+            _ => return usage("--chunk takes a whole number above 0"),
+        },
+        [path] if !path.starts_with("--") || path == "-" => (None, path),
+        _ => return usage("expected [--chunk N] FILE"),
+    };
+    let input = match read_input(path) {
+        Ok(input) => input,
+        Err(e) => {
+            eprintln!("dump: {path}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = match chunk {
+        None => json::whole(&input, &mut out),
+        Some(n) => json::chunked(&input, n, &mut out),
+    };
+    let code = match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => match json::write_error(&mut out, &e) {
+            Ok(()) => ExitCode::from(2),
+            Err(e) => return io_failure(&e),
+        },
+        Err(e) => return io_failure(&e),
+    };
+    match out.flush() {
+        Ok(()) => code,
+        Err(e) => io_failure(&e),
+    }
+}
+
+fn usage(problem: &str) -> ExitCode {
+    eprintln!("dump: {problem}\nusage: dump [--chunk N] FILE   (FILE may be -)");
+    ExitCode::from(64)
+}
+
+fn io_failure(e: &io::Error) -> ExitCode {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("dump: write failed: {e}");
+    ExitCode::from(1)
+}
+
+fn read_input(path: &str) -> io::Result<Vec<u8>> {
+    if path == "-" {
+        let mut v = Vec::new();
+        io::stdin().read_to_end(&mut v)?;
+        Ok(v)
+    } else {
+        std::fs::read(path)
+    }
+}

@@ -1,0 +1,172 @@
+//! Hostile inputs: each gives a clear error or the documented result, and
+//! never a panic. (The fuzz targets in `fuzz/` explore further.)
+
+mod common;
+
+use common::{chunked, whole};
+use ovpn_status::{parse, ErrorKind, Record};
+
+const SMALL: &[u8] = b"TITLE,OpenVPN 2.6.14 x86_64-pc-linux-gnu\n\
+TIME,2026-11-22 15:16:56,1795360616\n\
+HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Bytes Received,Bytes Sent,Connected Since,Username\n\
+CLIENT_LIST,Doe, John,203.0.113.9:59355,10.8.0.6,1,2,2026-11-22 15:16:45,jdoe\n\
+GLOBAL_STATS,Max bcast/mcast queue length,0\n\
+END\n";
+
+fn error_of(input: &[u8]) -> Option<(ErrorKind, u64)> {
+    whole(input).1.map(|e| (e.kind(), e.line()))
+}
+
+#[test]
+fn empty_input_is_incomplete_at_line_1() {
+    assert_eq!(error_of(b""), Some((ErrorKind::Incomplete, 1)));
+}
+
+#[test]
+fn truncated_at_every_byte() {
+    let (all, _) = whole(SMALL);
+    for len in 0..SMALL.len() {
+        let (records, err) = whole(&SMALL[..len]);
+        assert!(all.starts_with(&records), "cut at {len}");
+        if len == SMALL.len() - 1 {
+            // Only the final newline after END is missing: still complete.
+            assert_eq!((records, err), (all.clone(), None));
+            continue;
+        }
+        let err = err.unwrap_or_else(|| panic!("cut at {len} parsed as complete"));
+        assert_eq!(err.kind(), ErrorKind::Incomplete, "cut at {len}");
+        let complete_lines = memchr::memchr_iter(b'\n', &SMALL[..len]).count() as u64;
+        assert_eq!(err.line(), complete_lines + 1, "cut at {len}");
+        let line_start = memchr::memrchr(b'\n', &SMALL[..len]).map_or(0, |i| i + 1);
+        assert_eq!(err.offset(), line_start as u64, "cut at {len}");
+    }
+}
+
+#[test]
+fn nul_bytes_and_invalid_utf8_in_names_are_kept() {
+    let doc = b"OpenVPN CLIENT LIST\nUpdated,x\nCommon Name,Real Address,Bytes Received,Bytes Sent,Connected Since\na\0b\xff\xfe,1.2.3.4:5,1,2,now\nEND\n";
+    let (records, err) = whole(doc);
+    assert_eq!(err, None);
+    let Some(Record::Client(c)) = records.get(2) else {
+        panic!("{records:?}")
+    };
+    assert_eq!(c.common_name.as_bytes(), b"a\0b\xff\xfe");
+    assert_eq!(c.common_name.to_string(), "a\0b\u{fffd}\u{fffd}");
+    assert_eq!(format!("{:?}", c.common_name), r#""a\0b\xff\xfe""#);
+}
+
+#[test]
+fn nul_bytes_where_structure_is_expected() {
+    assert_eq!(error_of(b"\0\n"), Some((ErrorKind::UnknownFormat, 1)));
+    assert_eq!(
+        error_of(b"TITLE,x\n\0END\n"),
+        Some((ErrorKind::UnexpectedLine, 2))
+    );
+    assert_eq!(
+        error_of(b"OpenVPN STATISTICS\nUpdated,x\nn,1\0\nEND\n"),
+        Some((ErrorKind::InvalidNumber, 3))
+    );
+}
+
+#[test]
+fn a_one_megabyte_line() {
+    let mut name = vec![b'n'; 1 << 20];
+    let mut doc = b"HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tBytes Received\tBytes Sent\tConnected Since\nCLIENT_LIST\t".to_vec();
+    doc.append(&mut name);
+    doc.extend_from_slice(b"\t1.2.3.4:5\t1\t2\tnow\nEND\n");
+    let (records, err) = whole(&doc);
+    assert_eq!(err, None);
+    let Some(Record::Client(c)) = records.get(1) else {
+        panic!()
+    };
+    assert_eq!(c.common_name.len(), 1 << 20);
+    assert_eq!(chunked(&doc, 1000), (records, None));
+    // One megabyte of commas: the policy's split search stays linear.
+    let mut doc = b"HEADER,CLIENT_LIST,Common Name,Real Address,Bytes Received,Bytes Sent,Connected Since,Username\nCLIENT_LIST,".to_vec();
+    doc.extend(std::iter::repeat_n(b',', 1 << 20));
+    doc.extend_from_slice(b",1.2.3.4:5,1,2,now,u\nEND\n");
+    let (records, err) = whole(&doc);
+    assert_eq!(err, None);
+    let Some(Record::Client(c)) = records.get(1) else {
+        panic!()
+    };
+    assert_eq!(
+        c.common_name.len(),
+        1 << 20,
+        "the empty first field and the commas"
+    );
+    // A megabyte line of garbage is an error on that line.
+    let mut doc = b"OpenVPN STATISTICS\nUpdated,x\n".to_vec();
+    doc.extend(std::iter::repeat_n(b'x', 1 << 20));
+    doc.extend_from_slice(b"\nEND\n");
+    assert_eq!(error_of(&doc), Some((ErrorKind::UnexpectedLine, 3)));
+}
+
+#[test]
+fn ten_thousand_blank_lines() {
+    let mut doc = vec![b'\n'; 10_000];
+    assert_eq!(error_of(&doc), Some((ErrorKind::Incomplete, 10_001)));
+    doc.extend_from_slice(b"OpenVPN STATISTICS\r\n\r\nUpdated,x\n");
+    doc.extend(std::iter::repeat_n(b"\r\n" as &[u8], 10_000).flatten());
+    doc.extend_from_slice(b"END\n");
+    let (records, err) = whole(&doc);
+    assert_eq!(err, None);
+    assert_eq!(records.len(), 3);
+    assert_eq!(chunked(&doc, 3), (records, None));
+}
+
+#[test]
+fn numbers_at_and_beyond_u64() {
+    let doc = |v: &str| {
+        format!("OpenVPN STATISTICS\nUpdated,x\nTUN/TAP read bytes,{v}\nEND\n").into_bytes()
+    };
+    let value = |v: &str| match whole(&doc(v)).0.get(2) {
+        Some(Record::Stat(s)) => Some(s.value),
+        _ => None,
+    };
+    assert_eq!(value("18446744073709551615"), Some(u64::MAX));
+    for bad in [
+        "18446744073709551616",
+        "99999999999999999999999",
+        "-1",
+        "+1",
+        "1e3",
+        "",
+        " 1",
+        "0x10",
+    ] {
+        assert_eq!(
+            error_of(&doc(bad)),
+            Some((ErrorKind::InvalidNumber, 3)),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn bytes_after_end_are_not_read() {
+    let mut doc = SMALL.to_vec();
+    doc.extend_from_slice(b"\xff garbage left over from a longer file\nCLIENT_LIST,x");
+    let mut records = parse(&doc);
+    assert!(records.by_ref().all(|r| r.is_ok()));
+    assert!(records.remainder().starts_with(b"\xff garbage"));
+}
+
+#[test]
+fn errors_are_sticky_and_the_iterator_is_fused() {
+    let mut it = parse(b"garbage\n");
+    assert!(matches!(it.next(), Some(Err(_))));
+    assert!(it.next().is_none());
+    let mut p = ovpn_status::Parser::new();
+    let e = p.feed(b"garbage\n", false).unwrap_err();
+    assert_eq!(p.feed(b"OpenVPN STATISTICS\n", false), Err(e));
+}
+
+#[test]
+fn error_display_names_line_byte_and_column() {
+    let (_, err) = whole(b"OpenVPN STATISTICS\nUpdated,x\nAuth read bytes,-1\nEND\n");
+    assert_eq!(
+        err.unwrap().to_string(),
+        "line 3 (byte 29): invalid number in column `value`"
+    );
+}
