@@ -77,6 +77,16 @@ impl<'a> RealAddress<'a> {
         if raw.len() > MAX_ADDRESS_LEN {
             return None;
         }
+        // Most servers print `a.b.c.d:port`; read it without the grammar.
+        if let Some((ip, port)) = dotted_quad_port(raw) {
+            return Some(RealAddress {
+                raw: Text::new(raw),
+                prefix: None,
+                protocol: None,
+                ip: IpAddr::V4(ip),
+                port: Some(port),
+            });
+        }
         let (body, prefix) = match transport(raw) {
             Ok((body, (prefix, protocol))) => (body, Some((prefix, protocol))),
             Err(_) => (raw, None),
@@ -147,6 +157,52 @@ impl core::fmt::Display for RealAddress<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         core::fmt::Display::fmt(&self.raw, f)
     }
+}
+
+/// The common `a.b.c.d:port` form, read directly: four decimal octets of
+/// one to three digits (no leading zeros, as `Ipv4Addr`'s parser requires),
+/// and a port of one to five digits up to 65535. `None` for anything else,
+/// which the full grammar then reads.
+fn dotted_quad_port(s: &[u8]) -> Option<(Ipv4Addr, u16)> {
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        let (value, len) = decimal(s.get(i..)?, 3);
+        let leading_zero = len > 1 && s.get(i) == Some(&b'0');
+        if len == 0 || len > 3 || leading_zero {
+            return None;
+        }
+        *octet = u8::try_from(value).ok()?;
+        i += len;
+        let end = if n == 3 { b':' } else { b'.' };
+        if s.get(i) != Some(&end) {
+            return None;
+        }
+        i += 1;
+    }
+    let rest = s.get(i..)?;
+    let (port, len) = decimal(rest, 5);
+    if len == 0 || len > 5 || len != rest.len() {
+        return None;
+    }
+    Some((Ipv4Addr::from(octets), u16::try_from(port).ok()?))
+}
+
+/// The value and length of the run of up to `max` decimal digits that
+/// starts `s` (one more digit makes the length `max + 1`, rejected by the
+/// callers' checks).
+fn decimal(s: &[u8], max: usize) -> (u32, usize) {
+    let mut value = 0u32;
+    let mut len = 0;
+    for &b in s.iter().take(max + 1) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        value = value * 10 + u32::from(d);
+        len += 1;
+    }
+    (value, len)
 }
 
 /// `proto ":"`, giving the prefix text (without `:`) and the protocol.
@@ -378,6 +434,20 @@ mod tests {
     case!(unknown, b"UNKNOWN", None);
     case!(too_long, &[b'1'; 200], None);
     case!(invalid_utf8, b"1.2.3.\xff:5", None);
+
+    case!(leading_zero_octet, b"01.2.3.4:5", None);
+    case!(octet_too_big, b"256.2.3.4:5", None);
+    case!(six_digit_port, b"1.2.3.4:000001", None);
+
+    proptest::proptest! {
+        /// The fast `a.b.c.d:port` path agrees with the general grammar.
+        #[test]
+        fn fast_path_agrees_with_grammar(s in "[0-9]{0,4}\\.[0-9]{0,4}\\.[0-9]{0,4}\\.[0-9]{0,4}:[0-9]{0,6}") {
+            let fast = dotted_quad_port(s.as_bytes()).map(|(ip, port)| (IpAddr::V4(ip), Some(port)));
+            let general = host_port(s.as_bytes());
+            proptest::prop_assert_eq!(fast, general);
+        }
+    }
 
     #[test]
     fn prefix_is_kept() {
