@@ -620,6 +620,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "a megabyte of work: hours under Miri")]
     fn many_extra_fields_are_linear() {
         // 200,000 commas in a common name: quadratic search would take hours.
         let mut row = b"x".to_vec();
