@@ -1,0 +1,220 @@
+//! The kumina `openvpn_exporter`'s family names, for users migrating from
+//! it: same names, types and labels (`status_path` is the file path), but
+//! never a duplicate series: rows whose labels collide are summed (bytes)
+//! or keep the latest value (route last reference).
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use super::SourceRef;
+use super::text::{Exposition, lossy};
+
+/// Kumina's client-mode statistic names and their families.
+const CLIENT_STATS: [(&str, &str, &str); 9] = [
+    (
+        "TUN/TAP read bytes",
+        "openvpn_client_tun_tap_read_bytes_total",
+        "Total amount of TUN/TAP traffic read, in bytes.",
+    ),
+    (
+        "TUN/TAP write bytes",
+        "openvpn_client_tun_tap_write_bytes_total",
+        "Total amount of TUN/TAP traffic written, in bytes.",
+    ),
+    (
+        "TCP/UDP read bytes",
+        "openvpn_client_tcp_udp_read_bytes_total",
+        "Total amount of TCP/UDP traffic read, in bytes.",
+    ),
+    (
+        "TCP/UDP write bytes",
+        "openvpn_client_tcp_udp_write_bytes_total",
+        "Total amount of TCP/UDP traffic written, in bytes.",
+    ),
+    (
+        "Auth read bytes",
+        "openvpn_client_auth_read_bytes_total",
+        "Total amount of authentication traffic read, in bytes.",
+    ),
+    (
+        "pre-compress bytes",
+        "openvpn_client_pre_compress_bytes_total",
+        "Total amount of data before compression, in bytes.",
+    ),
+    (
+        "post-compress bytes",
+        "openvpn_client_post_compress_bytes_total",
+        "Total amount of data after compression, in bytes.",
+    ),
+    (
+        "pre-decompress bytes",
+        "openvpn_client_pre_decompress_bytes_total",
+        "Total amount of data before decompression, in bytes.",
+    ),
+    (
+        "post-decompress bytes",
+        "openvpn_client_post_decompress_bytes_total",
+        "Total amount of data after decompression, in bytes.",
+    ),
+];
+
+fn path_of<'a>(s: &'a SourceRef<'_>) -> Cow<'a, str> {
+    s.spec.path.to_string_lossy()
+}
+
+/// Source-level families: up, update time, connected clients, client-mode
+/// statistics.
+pub fn server(out: &mut Exposition, sources: &[SourceRef<'_>]) {
+    // Two sources naming the same file would give duplicate series: the
+    // first one counts.
+    let sources: Vec<&SourceRef<'_>> = sources
+        .iter()
+        .enumerate()
+        .filter(|(i, s)| !sources.iter().take(*i).any(|o| o.spec.path == s.spec.path))
+        .map(|(_, s)| s)
+        .collect();
+    out.family(
+        "openvpn_up",
+        "gauge",
+        "Whether scraping OpenVPN's metrics was successful.",
+    );
+    for s in &sources {
+        out.sample(
+            "openvpn_up",
+            &[("status_path", &path_of(s))],
+            u64::from(s.up),
+        );
+    }
+    out.family(
+        "openvpn_status_update_time_seconds",
+        "gauge",
+        "UNIX timestamp at which the OpenVPN statistics were updated.",
+    );
+    for s in &sources {
+        let Some(v) = &s.view else { continue };
+        #[allow(clippy::cast_precision_loss)]
+        if let Some(t) = v.time_unix.map(|t| t as f64).or(s.mtime) {
+            out.sample(
+                "openvpn_status_update_time_seconds",
+                &[("status_path", &path_of(s))],
+                t,
+            );
+        }
+    }
+    out.family(
+        "openvpn_openvpn_server_connected_clients",
+        "gauge",
+        "Number Of Connected Clients",
+    );
+    for s in &sources {
+        if let Some(v) = s.view.as_ref().filter(|v| v.format.is_server()) {
+            out.sample(
+                "openvpn_openvpn_server_connected_clients",
+                &[("status_path", &path_of(s))],
+                v.clients.len() as u64,
+            );
+        }
+    }
+    for (stat, name, help) in CLIENT_STATS {
+        out.family(name, "counter", help);
+        for s in &sources {
+            let Some(v) = &s.view else { continue };
+            if let Some(st) = v.stats.iter().find(|st| st.name == stat) {
+                out.sample(name, &[("status_path", &path_of(s))], st.value);
+            }
+        }
+    }
+}
+
+const CLIENT_LABELS: [&str; 6] = [
+    "status_path",
+    "common_name",
+    "connection_time",
+    "real_address",
+    "virtual_address",
+    "username",
+];
+
+/// Per-client and per-route families.
+pub fn clients(out: &mut Exposition, sources: &[SourceRef<'_>]) {
+    // Label values in kumina's order: status_path, common_name,
+    // connection_time, real_address, virtual_address, username.
+    let mut bytes: BTreeMap<[String; 6], (u64, u64)> = BTreeMap::new();
+    let mut routes: BTreeMap<[String; 4], u64> = BTreeMap::new();
+    for s in sources {
+        let Some(v) = &s.view else { continue };
+        let path = path_of(s).into_owned();
+        for (c, va) in v.clients.iter().zip(&v.virtual_addresses) {
+            let key = [
+                path.clone(),
+                lossy(c.common_name.as_bytes()).into_owned(),
+                c.connected_since_unix
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+                lossy(c.real_address.raw().as_bytes()).into_owned(),
+                lossy(va).into_owned(),
+                c.username
+                    .map(|u| lossy(u.as_bytes()).into_owned())
+                    .unwrap_or_default(),
+            ];
+            let e = bytes.entry(key).or_default();
+            e.0 = e.0.saturating_add(c.bytes_received);
+            e.1 = e.1.saturating_add(c.bytes_sent);
+        }
+        for r in &v.route_rows {
+            let Some(t) = r.last_ref_unix else { continue };
+            let key = [
+                path.clone(),
+                lossy(r.common_name.as_bytes()).into_owned(),
+                lossy(r.real_address.raw().as_bytes()).into_owned(),
+                lossy(r.virtual_address.as_bytes()).into_owned(),
+            ];
+            let e = routes.entry(key).or_default();
+            *e = (*e).max(t);
+        }
+    }
+    for (name, help, pick) in [
+        (
+            "openvpn_server_client_received_bytes_total",
+            "Amount of data received over a connection on the VPN server, in bytes.",
+            0,
+        ),
+        (
+            "openvpn_server_client_sent_bytes_total",
+            "Amount of data sent over a connection on the VPN server, in bytes.",
+            1,
+        ),
+    ] {
+        out.family(name, "counter", help);
+        for (key, (rx, tx)) in &bytes {
+            let labels: Vec<(&str, &str)> = CLIENT_LABELS
+                .iter()
+                .copied()
+                .zip(key.iter().map(String::as_str))
+                .collect();
+            out.sample(name, &labels, if pick == 0 { *rx } else { *tx });
+        }
+    }
+    out.family(
+        "openvpn_server_route_last_reference_time_seconds",
+        "gauge",
+        "Time at which a route was last referenced, in seconds.",
+    );
+    for (key, t) in &routes {
+        let labels: Vec<(&str, &str)> = [
+            "status_path",
+            "common_name",
+            "real_address",
+            "virtual_address",
+        ]
+        .iter()
+        .copied()
+        .zip(key.iter().map(String::as_str))
+        .collect();
+        out.sample(
+            "openvpn_server_route_last_reference_time_seconds",
+            &labels,
+            *t,
+        );
+    }
+}

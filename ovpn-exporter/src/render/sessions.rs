@@ -1,0 +1,97 @@
+//! `/sessions`: the seed exporter's JSON list, one object per client, every
+//! value a string.
+
+use ovpn_status::Text;
+
+use super::SourceRef;
+use super::text::lossy;
+
+/// Writes the JSON array for all sources.
+pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str) {
+    out.push(b'[');
+    let mut first = true;
+    for s in sources {
+        let Some(v) = &s.view else { continue };
+        for (c, va) in v.clients.iter().zip(&v.virtual_addresses) {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            let proto = c
+                .real_address
+                .protocol()
+                .map_or(s.spec.proto.as_str(), |p| p.as_str());
+            let id = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+            let port = c
+                .real_address
+                .port()
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            let fields: [(&str, &str); 14] = [
+                ("server", server),
+                ("protocol", proto),
+                ("p1uniqueid", &id(c.client_id)),
+                ("p2uniqueid", &id(c.peer_id)),
+                ("state", "ESTABLISHED"),
+                ("remotehost", &text(c.real_address.host())),
+                ("remoteport", &port),
+                ("remoteid", &text(c.common_name)),
+                ("remotets", &lossy(va)),
+                ("established", &text(c.connected_since)),
+                ("bytesin", &c.bytes_received.to_string()),
+                ("bytesout", &c.bytes_sent.to_string()),
+                ("packetsin", "0"),
+                ("packetsout", "0"),
+            ];
+            out.push(b'{');
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(out, k);
+                out.push(b':');
+                string(out, v);
+            }
+            out.push(b'}');
+        }
+    }
+    out.extend_from_slice(b"]\n");
+}
+
+fn text(t: Text<'_>) -> String {
+    lossy(t.as_bytes()).into_owned()
+}
+
+/// A JSON string literal.
+pub fn string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            c if u32::from(c) < 0x20 || c == '\u{7f}' => {
+                out.extend_from_slice(format!("\\u{:04x}", u32::from(c)).as_bytes());
+            }
+            c => {
+                let mut b = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            }
+        }
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings() {
+        let mut v = Vec::new();
+        string(&mut v, "a\"b\\c\n\u{1}é");
+        assert_eq!(String::from_utf8(v).unwrap(), "\"a\\\"b\\\\c\\n\\u0001é\"");
+    }
+}

@@ -1,0 +1,151 @@
+//! The Prometheus text format writer: escaping and number formatting.
+
+use std::borrow::Cow;
+
+/// Lossy UTF-8: invalid sequences become U+FFFD.
+pub fn lossy(b: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(b)
+}
+
+/// A metric value.
+#[derive(Clone, Copy, Debug)]
+pub enum Value {
+    /// An integer, written exactly.
+    Int(u64),
+    /// A float.
+    Float(f64),
+}
+
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+
+/// Builds one exposition document.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    buf: Vec<u8>,
+}
+
+impl Exposition {
+    /// An empty document with some room.
+    pub fn with_capacity(n: usize) -> Self {
+        Exposition {
+            buf: Vec::with_capacity(n),
+        }
+    }
+
+    /// `# HELP` and `# TYPE` lines of a family. `help` must not hold `\` or
+    /// a newline (all are static strings here).
+    pub fn family(&mut self, name: &str, kind: &str, help: &str) {
+        debug_assert!(!help.contains(['\\', '\n']));
+        for part in [
+            "# HELP ",
+            name,
+            " ",
+            help,
+            "\n# TYPE ",
+            name,
+            " ",
+            kind,
+            "\n",
+        ] {
+            self.buf.extend_from_slice(part.as_bytes());
+        }
+    }
+
+    /// One sample line; label values are escaped.
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl Into<Value>) {
+        self.buf.extend_from_slice(name.as_bytes());
+        if !labels.is_empty() {
+            self.buf.push(b'{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.buf.push(b',');
+                }
+                self.buf.extend_from_slice(k.as_bytes());
+                self.buf.extend_from_slice(b"=\"");
+                escape_label(&mut self.buf, v);
+                self.buf.push(b'"');
+            }
+            self.buf.push(b'}');
+        }
+        self.buf.push(b' ');
+        match value.into() {
+            Value::Int(v) => self
+                .buf
+                .extend_from_slice(itoa::Buffer::new().format(v).as_bytes()),
+            Value::Float(v) => write_float(&mut self.buf, v),
+        }
+        self.buf.push(b'\n');
+    }
+
+    /// The document.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+}
+
+/// Escapes `\`, `"` and newline as the text format requires.
+pub fn escape_label(out: &mut Vec<u8>, v: &str) {
+    let mut rest = v.as_bytes();
+    // Copy runs between special bytes in one go: most values have none.
+    while let Some(i) = rest.iter().position(|&b| matches!(b, b'\\' | b'"' | b'\n')) {
+        let (run, tail) = rest.split_at(i);
+        out.extend_from_slice(run);
+        let Some((&b, tail)) = tail.split_first() else {
+            rest = tail;
+            break;
+        };
+        out.extend_from_slice(match b {
+            b'\\' => b"\\\\",
+            b'"' => b"\\\"",
+            _ => b"\\n",
+        });
+        rest = tail;
+    }
+    out.extend_from_slice(rest);
+}
+
+fn write_float(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else {
+        out.extend_from_slice(format!("{v}").as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_label_values() {
+        let mut e = Exposition::default();
+        e.family("m", "gauge", "Help.");
+        e.sample("m", &[("a", "x\\y\"z\nw"), ("b", &lossy(b"\xff"))], 7u64);
+        e.sample("m", &[], 0.25);
+        let s = String::from_utf8(e.into_bytes()).unwrap();
+        assert_eq!(
+            s,
+            "# HELP m Help.\n# TYPE m gauge\nm{a=\"x\\\\y\\\"z\\nw\",b=\"\u{fffd}\"} 7\nm 0.25\n"
+        );
+    }
+
+    #[test]
+    fn floats() {
+        let mut v = Vec::new();
+        write_float(&mut v, 1_700_000_000.5);
+        write_float(&mut v, f64::NAN);
+        assert_eq!(v, b"1700000000.5NaN");
+    }
+}

@@ -1,0 +1,128 @@
+//! All sources plus the current rendering; refreshed under one lock so a
+//! burst of scrapes after a change reads and renders once.
+
+use std::sync::Arc;
+
+use crate::collect::Collectors;
+use crate::config::SourceSpec;
+use crate::render::{Options, Rendered, SourceState};
+use crate::source::{FileSource, Limits};
+
+/// Renderings for one set of snapshots, by collector set.
+type Renderings = Vec<(Collectors, Arc<Rendered>)>;
+
+/// The exporter's mutable state.
+#[derive(Debug)]
+pub struct Exporter {
+    sources: Vec<FileSource>,
+    limits: Limits,
+    opts: Options,
+    server: String,
+    /// Source generations and the renderings made for them.
+    cache: Option<(Vec<u64>, Renderings)>,
+}
+
+impl Exporter {
+    /// Sources not read yet.
+    pub fn new(specs: Vec<SourceSpec>, limits: Limits, opts: Options) -> Self {
+        Exporter {
+            sources: specs.into_iter().map(FileSource::new).collect(),
+            limits,
+            opts,
+            server: hostname(),
+            cache: None,
+        }
+    }
+
+    /// Refreshes every source (blocking file I/O) and returns the rendering
+    /// of the current snapshots, reusing the previous one if nothing changed.
+    pub fn refresh(&mut self, collectors: Collectors) -> Arc<Rendered> {
+        for s in &mut self.sources {
+            s.refresh(self.limits);
+        }
+        let gens: Vec<u64> = self.sources.iter().map(|s| s.generation).collect();
+        if self.cache.as_ref().is_some_and(|(g, _)| *g != gens) {
+            self.cache = None;
+        }
+        let cached = self.cache.get_or_insert_with(|| (gens, Vec::new()));
+        if let Some((_, r)) = cached.1.iter().find(|(c, _)| *c == collectors) {
+            return Arc::clone(r);
+        }
+        let states = self
+            .sources
+            .iter()
+            .map(|s| SourceState {
+                spec: s.spec.clone(),
+                up: s.up,
+                errors: s.errors,
+                snapshot: s.snapshot.clone(),
+            })
+            .collect();
+        let opts = Options {
+            collectors,
+            ..self.opts
+        };
+        let r = Arc::new(Rendered::new(states, opts, self.server.clone()));
+        // At most one rendering per distinct collector set (8 sets).
+        if let Some(c) = self.cache.as_mut() {
+            c.1.push((collectors, Arc::clone(&r)));
+        }
+        r
+    }
+}
+
+/// The host name for `/sessions`' `server` key.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn renders_once_per_change_and_per_collector_set() {
+        let dir = std::env::temp_dir().join(format!("ovpn-exp-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s");
+        std::fs::write(
+            &path,
+            b"OpenVPN STATISTICS\nUpdated,x\nAuth read bytes,1\nEND\n",
+        )
+        .unwrap();
+        let limits = Limits {
+            max_bytes: 1 << 20,
+            max_stale: Duration::from_secs(60),
+        };
+        let opts = Options {
+            client_metrics: true,
+            kumina_names: false,
+            collectors: Collectors::ALL,
+        };
+        let mut exp = Exporter::new(vec![SourceSpec::new("s", path.clone())], limits, opts);
+        let first = exp.refresh(Collectors::ALL);
+        let again = exp.refresh(Collectors::ALL);
+        assert!(Arc::ptr_eq(&first, &again), "unchanged file rendered twice");
+        let server = exp.refresh(Collectors::SERVER);
+        assert!(!Arc::ptr_eq(&first, &server));
+        assert!(Arc::ptr_eq(&server, &exp.refresh(Collectors::SERVER)));
+        // A different document (other size) is a change.
+        std::fs::write(
+            &path,
+            b"OpenVPN STATISTICS\nUpdated,x\nAuth read bytes,22\nEND\n",
+        )
+        .unwrap();
+        let changed = exp.refresh(Collectors::ALL);
+        assert!(!Arc::ptr_eq(&first, &changed));
+        let text = String::from_utf8(changed.metrics.to_vec()).unwrap();
+        assert!(text.contains("name=\"Auth read bytes\"} 22\n"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,484 @@
+//! `--once` and command-line behaviour: every peer status file gives a
+//! valid exposition, known values are exact, configuration errors exit
+//! non-zero with one clear line.
+
+// Tests compare exact integer values carried as f64 and read best inline.
+#![allow(
+    clippy::float_cmp,
+    clippy::cast_precision_loss,
+    clippy::too_many_lines,
+    clippy::many_single_char_names
+)]
+
+mod common;
+
+use common::{check, once, peer, tempdir};
+
+fn peer_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            peer_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "status" || x == "txt") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_peer_file_gives_a_valid_exposition() {
+    let mut files = Vec::new();
+    peer_files(&peer(""), &mut files);
+    assert!(files.len() > 20, "peer corpus not found: {files:?}");
+    let mut up = 0;
+    for f in &files {
+        let (code, out, err) = once(&["--status-file", f.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}: {err}", f.display());
+        let e = check(&out);
+        let bytes = std::fs::read(f).unwrap();
+        let complete = ovpn_status::parse(&bytes)
+            .any(|r| matches!(r, Ok(ovpn_status::Record::End)))
+            && ovpn_status::parse(&bytes).all(|r| r.is_ok());
+        let want = if complete { 1.0 } else { 0.0 };
+        assert_eq!(
+            e.get("ovpn_up", &[("source", "status")]),
+            Some(want),
+            "{}",
+            f.display()
+        );
+        up += usize::from(complete);
+    }
+    assert!(up > 10);
+}
+
+#[test]
+fn kumina_server2_values() {
+    let f = peer("kumina-openvpn_exporter/server2.status");
+    let (code, out, _) = once(&["--status-file", f.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let e = check(&out);
+    let bytes_in = |c: &str| e.get("ovpn_bytes_in_total", &[("client", c)]);
+    assert_eq!(bytes_in("redacted4_0.0.0.0_udp"), Some(24_289_622_392.0));
+    assert_eq!(
+        e.get(
+            "ovpn_bytes_out_total",
+            &[("client", "redacted4_0.0.0.0_udp")]
+        ),
+        Some(70_914_674_697.0)
+    );
+    // redacted1 is listed twice: summed, one series.
+    assert_eq!(bytes_in("redacted1_0.0.0.0_udp"), Some(2.0 * 693_438_277.0));
+    assert_eq!(e.all("ovpn_bytes_in_total").len(), 5);
+    assert_eq!(e.get("ovpn_sessions_total", &[]), Some(6.0));
+    assert_eq!(e.get("probe_success", &[("version", "2.3.2")]), Some(1.0));
+    assert_eq!(
+        e.get("ovpn_info", &[("product", "OpenVPN"), ("version", "2.3.2")]),
+        Some(1.0)
+    );
+    assert_eq!(e.get("ovpn_routes", &[("source", "status")]), Some(6.0));
+    assert_eq!(
+        e.get("ovpn_status_update_time_seconds", &[("source", "status")]),
+        Some(1_490_089_154.0)
+    );
+    let l = [
+        ("source", "status"),
+        ("common_name", "redacted4"),
+        ("real_address", "0.0.0.0:52335"),
+    ];
+    assert_eq!(
+        e.get("ovpn_client_received_bytes_total", &l),
+        Some(24_289_622_392.0)
+    );
+    assert_eq!(
+        e.get("ovpn_client_connected_since_seconds", &l),
+        Some(1_489_745_789.0)
+    );
+}
+
+#[test]
+fn v1_virtual_address_comes_from_the_matching_host_route() {
+    // user1 and user2 have routes whose real address differs: no match.
+    let f = peer("patrickjahns-openvpn_exporter/version1.status");
+    let (code, out, _) = once(&["--status-file", &format!("tcp={}", f.display())]);
+    assert_eq!(code, 0);
+    let e = check(&out);
+    let bytes_in = |c: &str| e.get("ovpn_bytes_in_total", &[("client", c)]);
+    assert_eq!(
+        bytes_in("user3@test.de_10.240.37.214_tcp"),
+        Some(19_602_844.0)
+    );
+    assert_eq!(bytes_in("user4_10.240.1.222_tcp"), Some(582_207.0));
+    assert_eq!(bytes_in("user1__tcp"), Some(7_883_858.0));
+    assert_eq!(e.get("probe_success", &[("version", "unknown")]), Some(1.0));
+    assert_eq!(
+        e.get(
+            "ovpn_server_global_stat",
+            &[("source", "tcp"), ("name", "Max bcast/mcast queue length")]
+        ),
+        Some(5.0)
+    );
+}
+
+#[test]
+fn client_mode_file_is_healthy_with_zero_sessions() {
+    let f = peer("kumina-openvpn_exporter/client.status");
+    let (code, out, _) = once(&["--status-file", &format!("cl={}", f.display())]);
+    assert_eq!(code, 0);
+    let e = check(&out);
+    assert_eq!(e.get("ovpn_up", &[("source", "cl")]), Some(1.0));
+    assert_eq!(e.get("ovpn_sessions_total", &[]), Some(0.0));
+    assert_eq!(
+        e.get(
+            "ovpn_client_mode_stat",
+            &[("source", "cl"), ("name", "TUN/TAP read bytes")]
+        ),
+        Some(153_789_941.0)
+    );
+    assert_eq!(
+        e.get(
+            "ovpn_status_info",
+            &[
+                ("source", "cl"),
+                ("format", "client"),
+                ("version", "unknown")
+            ]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn label_values_are_escaped_and_invalid_utf8_replaced() {
+    let dir = tempdir("escape");
+    let f = dir.join("s.status");
+    let mut doc = Vec::new();
+    doc.extend_from_slice(b"TITLE\tOpenVPN 2.6.14 x\nTIME\tx\t1\n");
+    doc.extend_from_slice(b"HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher\n");
+    doc.extend_from_slice(
+        b"CLIENT_LIST\ta\"b\\c,d\t1.2.3.4:5\t10.8.0.2\t\t10\t20\tx\t5\tu\\\"\t0\t0\tAES-256-GCM\n",
+    );
+    doc.extend_from_slice(
+        b"CLIENT_LIST\tbad\xff\xfe\t1.2.3.5:5\t10.8.0.3\t\t1\t2\tx\t5\tUNDEF\t1\t1\tAES-256-GCM\n",
+    );
+    doc.extend_from_slice(b"END\n");
+    std::fs::write(&f, doc).unwrap();
+    let (code, out, _) = once(&["--status-file", f.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains(r#"client="a\"b\\c,d_10.8.0.2_udp""#), "{out}");
+    let e = check(&out);
+    assert_eq!(
+        e.get(
+            "ovpn_bytes_in_total",
+            &[("client", "a\"b\\c,d_10.8.0.2_udp")]
+        ),
+        Some(10.0)
+    );
+    assert_eq!(
+        e.get(
+            "ovpn_bytes_in_total",
+            &[("client", "bad\u{fffd}\u{fffd}_10.8.0.3_udp")]
+        ),
+        Some(1.0)
+    );
+    let info = e.all("ovpn_client_info");
+    assert_eq!(info[0].label("username"), Some("u\\\""));
+    assert_eq!(info[1].label("username"), Some(""), "UNDEF is empty");
+    assert_eq!(info[0].label("cipher"), Some("AES-256-GCM"));
+}
+
+#[test]
+fn missing_empty_and_garbage_sources_print_up_0_and_exit_0() {
+    let dir = tempdir("bad");
+    std::fs::write(dir.join("empty"), b"").unwrap();
+    std::fs::write(dir.join("garbage"), b"hello\nworld\n").unwrap();
+    std::fs::write(dir.join("half"), b"OpenVPN STATISTICS\nUpdated,x\n").unwrap();
+    let arg = |n: &str| format!("{n}={}", dir.join(n).display());
+    let (code, out, err) = once(&[
+        "--status-file",
+        &arg("missing"),
+        "--status-file",
+        &arg("empty"),
+        "--status-file",
+        &arg("garbage"),
+        "--status-file",
+        &arg("half"),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let e = check(&out);
+    for (src, reason) in [
+        ("missing", "missing"),
+        ("empty", "empty"),
+        ("garbage", "invalid"),
+        ("half", "incomplete"),
+    ] {
+        assert_eq!(e.get("ovpn_up", &[("source", src)]), Some(0.0), "{src}");
+        assert_eq!(
+            e.get(
+                "ovpn_exporter_read_errors_total",
+                &[("source", src), ("reason", reason)]
+            ),
+            Some(1.0),
+            "{src}"
+        );
+    }
+    assert_eq!(e.get("probe_success", &[("version", "unknown")]), Some(0.0));
+    assert!(err.contains("512 bytes"), "empty-file hint missing: {err}");
+}
+
+#[test]
+fn too_large_file_is_refused() {
+    let f = peer("kumina-openvpn_exporter/server2.status");
+    let (code, out, _) = once(&[
+        "--status.max-bytes",
+        "100",
+        "--status-file",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let e = check(&out);
+    assert_eq!(e.get("ovpn_up", &[("source", "status")]), Some(0.0));
+    assert_eq!(
+        e.get(
+            "ovpn_exporter_read_errors_total",
+            &[("source", "status"), ("reason", "too_large")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn yaml_config_names_sources_and_protocols() {
+    let dir = tempdir("yaml");
+    let cfg = dir.join("c.yml");
+    let v1 = peer("patrickjahns-openvpn_exporter/version1.status");
+    let v2 = peer("kumina-openvpn_exporter/server2.status");
+    std::fs::write(
+        &cfg,
+        format!(
+            "ovpn_udp_status: {}\novpn_tcp_status: {}\n",
+            v2.display(),
+            v1.display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = once(&["--config.file", cfg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let e = check(&out);
+    assert_eq!(e.get("ovpn_up", &[("source", "tcp")]), Some(1.0));
+    assert_eq!(e.get("ovpn_up", &[("source", "udp")]), Some(1.0));
+    assert_eq!(e.get("ovpn_sessions_total", &[]), Some(10.0));
+    assert!(
+        e.get(
+            "ovpn_bytes_in_total",
+            &[("client", "user4_10.240.1.222_tcp")]
+        )
+        .is_some()
+    );
+    assert!(
+        e.get(
+            "ovpn_bytes_in_total",
+            &[("client", "redacted2_0.0.0.0_udp")]
+        )
+        .is_some()
+    );
+    // tcp comes first in configuration order: its version labels probe_success.
+    assert_eq!(e.get("probe_success", &[("version", "unknown")]), Some(1.0));
+    assert_eq!(e.all("ovpn_info").len(), 2);
+}
+
+#[test]
+fn no_client_metrics_drops_per_client_series() {
+    let f = peer("kumina-openvpn_exporter/server2.status");
+    let (code, out, _) = once(&["--no-client-metrics", "--status-file", f.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let e = check(&out);
+    assert!(e.all("ovpn_bytes_in_total").is_empty());
+    assert!(!e.has_family("ovpn_client_info"));
+    assert!(!e.has_family("ovpn_client_received_bytes_total"));
+    assert_eq!(e.get("ovpn_sessions_total", &[]), Some(6.0));
+}
+
+#[test]
+fn once_output_is_written_atomically() {
+    let dir = tempdir("out");
+    let target = dir.join("ovpn.prom");
+    std::fs::write(&target, b"old").unwrap();
+    let f = peer("kumina-openvpn_exporter/server2.status");
+    let (code, out, err) = once(&[
+        "--once.output",
+        target.to_str().unwrap(),
+        "--status-file",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty());
+    let e = check(&std::fs::read_to_string(&target).unwrap());
+    assert_eq!(e.get("ovpn_sessions_total", &[]), Some(6.0));
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "temporary file left behind: {names:?}");
+}
+
+#[test]
+fn configuration_errors_exit_nonzero_with_one_line() {
+    let dir = tempdir("cfgerr");
+    let bad = dir.join("bad.yml");
+    std::fs::write(&bad, "ovpn_status: /x\novpn_stauts: /y\n").unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--config.file".into(), bad.display().to_string()],
+            "ovpn_stauts",
+        ),
+        (
+            vec!["--config.file".into(), "/nonexistent/c.yml".into()],
+            "/nonexistent/c.yml",
+        ),
+        (vec![], "no status file"),
+        (
+            vec![
+                "--status-file".into(),
+                "a=/x".into(),
+                "--status-file".into(),
+                "a=/y".into(),
+            ],
+            "used twice",
+        ),
+        (
+            vec![
+                "--status-file".into(),
+                "/x".into(),
+                "--status.max-stale".into(),
+                "5 minutes".into(),
+            ],
+            "duration",
+        ),
+        (
+            vec![
+                "--status-file".into(),
+                "/x".into(),
+                "--log.level".into(),
+                "info,[".into(),
+            ],
+            "--log.level",
+        ),
+        (vec!["--bogus".into()], "--bogus"),
+        (
+            vec![
+                "--status-file".into(),
+                "/x".into(),
+                "--log.format".into(),
+                "xml".into(),
+            ],
+            "xml",
+        ),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out, err) = once(&args);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(out.is_empty());
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn environment_variables_configure_flags() {
+    let f = peer("kumina-openvpn_exporter/server2.status");
+    let out = std::process::Command::new(common::bin())
+        .env("OVPN_EXPORTER_ONCE", "true")
+        .env(
+            "OVPN_EXPORTER_STATUS_FILE",
+            format!("envsrc={}", f.display()),
+        )
+        .env("OVPN_EXPORTER_NO_CLIENT_METRICS", "true")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let e = check(&String::from_utf8(out.stdout).unwrap());
+    assert_eq!(e.get("ovpn_up", &[("source", "envsrc")]), Some(1.0));
+    assert!(!e.has_family("ovpn_client_info"));
+}
+
+#[test]
+fn kumina_names_match_the_kumina_exporter() {
+    let v2 = peer("kumina-openvpn_exporter/server2.status");
+    let cl = peer("kumina-openvpn_exporter/client.status");
+    let (v2s, cls) = (v2.to_str().unwrap(), cl.to_str().unwrap());
+    let (code, out, _) = once(&[
+        "--kumina-names",
+        "--status-file",
+        v2s,
+        "--status-file",
+        &format!("again={v2s}"),
+        "--status-file",
+        &format!("cl={cls}"),
+    ]);
+    assert_eq!(code, 0);
+    let e = check(&out);
+    assert_eq!(e.all("openvpn_up").len(), 2, "same path counted once");
+    assert_eq!(e.get("openvpn_up", &[("status_path", v2s)]), Some(1.0));
+    assert_eq!(
+        e.get(
+            "openvpn_openvpn_server_connected_clients",
+            &[("status_path", v2s)]
+        ),
+        Some(6.0)
+    );
+    assert_eq!(
+        e.get(
+            "openvpn_status_update_time_seconds",
+            &[("status_path", v2s)]
+        ),
+        Some(1_490_089_154.0)
+    );
+    assert_eq!(
+        e.get(
+            "openvpn_client_tun_tap_read_bytes_total",
+            &[("status_path", cls)]
+        ),
+        Some(153_789_941.0)
+    );
+    assert_eq!(
+        e.get(
+            "openvpn_client_post_decompress_bytes_total",
+            &[("status_path", cls)]
+        ),
+        Some(216_965_355.0)
+    );
+    let labels = [
+        ("status_path", v2s),
+        ("common_name", "redacted4"),
+        ("connection_time", "1489745789"),
+        ("real_address", "0.0.0.0:52335"),
+        ("virtual_address", "0.0.0.0"),
+        ("username", "UNDEF"),
+    ];
+    // Listed by two sources with the same path: summed into one series.
+    assert_eq!(
+        e.get("openvpn_server_client_received_bytes_total", &labels),
+        Some(2.0 * 24_289_622_392.0)
+    );
+    assert_eq!(
+        e.get(
+            "openvpn_server_route_last_reference_time_seconds",
+            &[
+                ("status_path", v2s),
+                ("common_name", "redacted4"),
+                ("real_address", "0.0.0.0:52335"),
+                ("virtual_address", "0.0.0.0")
+            ]
+        ),
+        Some(1_490_089_153.0)
+    );
+    // Without the flag, no openvpn_* family.
+    let (_, plain, _) = once(&["--status-file", v2s]);
+    assert!(
+        !check(&plain)
+            .families
+            .iter()
+            .any(|(n, _)| n.starts_with("openvpn_"))
+    );
+}
