@@ -305,6 +305,8 @@ struct Merged<'a> {
     first: &'a Client<'a>,
     virtual_address: &'a [u8],
     common_name: Cow<'a, str>,
+    /// The Real Address as label text, made once for every family.
+    real_address: Cow<'a, str>,
     rx: u64,
     tx: u64,
     since: Option<u64>,
@@ -334,6 +336,7 @@ fn merge<'a>(source: &'a SourceRef<'a>) -> Vec<Merged<'a>> {
                 first: client,
                 virtual_address: va,
                 common_name: cn,
+                real_address: lossy(client.real_address.raw().as_bytes()),
                 rx: client.bytes_received,
                 tx: client.bytes_sent,
                 since: client.connected_since_unix,
@@ -351,11 +354,10 @@ fn per_client(out: &mut Exposition, sources: &[SourceRef<'_>]) {
     let each = |out: &mut Exposition, emit: &EmitFn<'_>| {
         for (source, list) in sources.iter().zip(&merged) {
             for m in list {
-                let real = lossy(m.first.real_address.raw().as_bytes());
                 let labels = [
                     ("source", source.spec.name.as_str()),
                     ("common_name", &*m.common_name),
-                    ("real_address", &*real),
+                    ("real_address", &*m.real_address),
                 ];
                 emit(out, labels, m);
             }
