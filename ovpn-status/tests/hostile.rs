@@ -143,6 +143,36 @@ fn numbers_at_and_beyond_u64() {
     }
 }
 
+/// Policy rule 3 has one blind spot, found by the `structured` fuzz target:
+/// a status-version 1 client named `END`, cut right after its name, leaves a
+/// last line that is exactly `END`, so the cut document reads as finished
+/// (the clients before it, then `End`). Only the reader's size and mtime
+/// check can tell; the exporter makes it.
+#[test]
+fn a_v1_client_named_end_cut_after_its_name_reads_as_finished() {
+    let doc: &[u8] = b"OpenVPN CLIENT LIST\n\
+Updated,2026-11-22 15:16:56\n\
+Common Name,Real Address,Bytes Received,Bytes Sent,Connected Since\n\
+alice,203.0.113.9:59355,1,2,2026-11-22 15:16:45\n\
+END,203.0.113.10:1194,3,4,2026-11-22 15:16:46\n\
+END\n";
+    let cut = doc.windows(5).position(|w| w == b"\nEND,").unwrap() + 4;
+    for input in [&doc[..cut], doc] {
+        let (records, err) = whole(input);
+        assert_eq!(err, None);
+        assert_eq!(records.last(), Some(&Record::End));
+        assert_eq!(chunked(input, 7), (records.clone(), None));
+    }
+    let clients = |input| {
+        whole(input)
+            .0
+            .iter()
+            .filter(|r| matches!(r, Record::Client(_)))
+            .count()
+    };
+    assert_eq!((clients(&doc[..cut]), clients(doc)), (1, 2));
+}
+
 #[test]
 fn bytes_after_end_are_not_read() {
     let mut doc = SMALL.to_vec();
