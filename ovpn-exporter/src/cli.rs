@@ -116,6 +116,10 @@ pub enum LogFormat {
 }
 
 /// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
+///
+/// # Errors
+///
+/// A message naming the text that is not such a duration.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
