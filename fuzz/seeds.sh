@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the seed corpora from ovpn-testgen and the inputs in corpus/
-# (run from the repository root), REPLACING fuzz/corpus/{parse,chunked,management}.
+# (run from the repository root), REPLACING fuzz/corpus/{parse,chunked,management,exposition}.
 # The committed corpora are these seeds plus what fuzzing found, after
 # a short run and `cargo +nightly fuzz cmin`; see fuzz/README.md.
 set -euo pipefail
@@ -22,7 +22,7 @@ hand v3-errors 'TITLE\tx\nHEADER\tERRORS\tx\nERRORS\t1\nEND\nHEADER,ERRORS,x\n'
 hand notification-first '>INFO:x\n\nEND\n'
 find corpus -type f -size -4097c ! -name '*.jsonl' ! -name '*.sh' -print0 |
     while IFS= read -r -d '' f; do cp "$f" "$seeds/$(basename "$f")"; done
-for t in parse chunked management; do
+for t in parse chunked management exposition; do
     rm -rf "fuzz/corpus/$t"
     mkdir -p "fuzz/corpus/$t"
 done
@@ -33,4 +33,11 @@ for f in "$seeds"/*; do
     { printf '\003\007\001\100'; cat "$f"; } > "fuzz/corpus/chunked/$name"
     # management: 2 notifications (before lines 1 and 4), then the document.
     { printf '\002\000\000\003\001'; cat "$f"; } > "fuzz/corpus/management/$name"
+    # exposition: 3 sources, the second one down, every collector.
+    { printf '\102'; cat "$f"; } > "fuzz/corpus/exposition/$name"
+done
+# exposition, generator mode (flags bit 7): version, release, clients,
+# ipv6/crlf/management bits, then the seed.
+for v in 0 1 2 3; do
+    printf "\\20$v\\00$v\\003\\04$v\\00$v\\021\\042\\063\\104\\125\\146\\167\\010" > "fuzz/corpus/exposition/gen-v$v"
 done

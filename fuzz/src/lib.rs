@@ -413,6 +413,107 @@ fn end_line_start(bytes: &[u8]) -> Option<usize> {
     })
 }
 
+/// The exporter's renderings of `doc` (or, when `flags` bit 7 is set, of a
+/// hostile `ovpn-testgen` document chosen by `doc`'s bytes) served from 1 to
+/// 3 sources, checked: the exposition passes the strict validator, the gzip
+/// copy inflates to it, `/sessions` is an array of string-valued objects,
+/// one per client, and `ovpn_sessions_total` counts the clients.
+///
+/// `flags`: bits 0–1 the number of sources (`% 3 + 1`), bit 2 the kumina
+/// names, bit 3 no per-client series, bits 4–5 the `collect[]` choice,
+/// bit 6 the second source down with no snapshot.
+pub fn render_and_check(flags: u8, doc: &[u8]) {
+    use ovpn_exporter::collect::Collectors;
+    use ovpn_exporter::config::SourceSpec;
+    use ovpn_exporter::render::{Options as RenderOptions, Rendered, SourceState};
+    use ovpn_exporter::snapshot::{self, Snapshot};
+    use std::io::Read as _;
+    use std::sync::Arc;
+
+    let generated;
+    let doc = if flags & 0x80 == 0 {
+        doc
+    } else {
+        let b = |i: usize| doc.get(i).copied().unwrap_or(0);
+        let o = Options {
+            version: Version::ALL[usize::from(b(0)) % Version::ALL.len()],
+            release: Release::ALL[usize::from(b(1)) % Release::ALL.len()],
+            clients: usize::from(b(2) % 40),
+            ipv6: b(3) & 1 != 0,
+            hostile: true,
+            crlf: b(3) & 2 != 0,
+            management: b(3) & 4 != 0,
+            seed: u64::from_le_bytes(core::array::from_fn(|i| b(4 + i))),
+        };
+        generated = ovpn_testgen::render(&ovpn_testgen::generate(&o), &o);
+        &generated[..]
+    };
+    if snapshot::check(doc).is_err() {
+        return;
+    }
+    let clients = ovpn_status::parse(doc)
+        .filter(|r| matches!(r, Ok(Record::Client(_))))
+        .count();
+    let query = [
+        "",
+        "collect[]=server",
+        "collect[]=clients",
+        "collect[]=exporter&collect[]=server",
+    ][usize::from(flags >> 4) & 3];
+    let collectors = Collectors::from_query(Some(query)).expect("a valid collect[] query");
+    let bytes = bytes::Bytes::copy_from_slice(doc);
+    let sources = usize::from(flags & 3) % 3 + 1;
+    let states: Vec<SourceState> = ["tcp", "udp", "status"][..sources]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let down = i == 1 && flags & 0x40 != 0;
+            SourceState {
+                spec: SourceSpec::new(name, format!("/run/{name}.status").into()),
+                up: !down,
+                errors: Default::default(),
+                snapshot: (!down).then(|| {
+                    Arc::new(Snapshot {
+                        bytes: bytes.clone(),
+                        mtime: Some(1_795_360_616.0),
+                    })
+                }),
+            }
+        })
+        .collect();
+    let served = states.iter().filter(|s| s.snapshot.is_some()).count();
+    let opts = RenderOptions {
+        client_metrics: flags & 8 == 0,
+        kumina_names: flags & 4 != 0,
+        collectors,
+    };
+    let rendered = Rendered::new(states, opts, "vpn.example".into());
+
+    let text = std::str::from_utf8(&rendered.metrics).expect("the exposition is UTF-8");
+    let expo = ovpn_exporter::validate::validate(text)
+        .unwrap_or_else(|e| panic!("invalid exposition: {e}\n---\n{text}"));
+    if collectors.has(Collectors::SERVER) {
+        let total = expo.get("ovpn_sessions_total", &[]);
+        assert_eq!(total, Some((clients * served) as f64), "{text}");
+    }
+
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(&rendered.metrics_gzip()[..])
+        .read_to_end(&mut inflated)
+        .expect("the gzip copy inflates");
+    assert!(inflated == rendered.metrics, "the gzip copy differs");
+
+    let sessions: serde_json::Value =
+        serde_json::from_slice(&rendered.sessions()).expect("/sessions is JSON");
+    let list = sessions.as_array().expect("/sessions is an array");
+    assert_eq!(list.len(), clients * served);
+    for s in list {
+        let fields = s.as_object().expect("each session is an object");
+        assert_eq!(fields.len(), 14);
+        assert!(fields.values().all(serde_json::Value::is_string), "{s}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,6 +603,27 @@ mod tests {
             assert_ne!(moved, bytes);
             assert!(moved.windows(12).any(|w| w == b"Not A Column"));
             check_model(&moved, &d, &o);
+        }
+    }
+
+    #[test]
+    fn renderings_of_hostile_documents_under_every_flag() {
+        let o = Options {
+            version: Version::V2,
+            clients: 12,
+            hostile: true,
+            ..Options::default()
+        };
+        let (_, bytes) = doc(&o);
+        for flags in 0..=u8::MAX {
+            render_and_check(
+                flags,
+                if flags & 0x80 == 0 {
+                    &bytes
+                } else {
+                    &[3, 4, 39, 7, 1]
+                },
+            );
         }
     }
 
