@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::web::access::Cidr;
+
 /// Prometheus exporter for OpenVPN status files.
 #[derive(Debug, Parser)]
 #[command(name = "ovpn-exporter", version, about)]
@@ -63,6 +65,109 @@ pub struct Cli {
         default_value_t = 256 * 1024 * 1024
     )]
     pub max_bytes: u64,
+
+    /// Longest status file line accepted, in bytes; a longer line makes the
+    /// read fail (reason `too_large`). OpenVPN writes at most 511.
+    #[arg(
+        long = "status.max-line-bytes",
+        env = "OVPN_EXPORTER_STATUS_MAX_LINE_BYTES",
+        default_value_t = crate::source::DEFAULT_MAX_LINE_BYTES,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_line_bytes: u64,
+
+    /// Web configuration file in the Prometheus exporter-toolkit format:
+    /// `tls_server_config` (HTTPS, client certificates) and
+    /// `basic_auth_users`. Reloaded when it changes and on SIGHUP.
+    #[arg(
+        long = "web.config.file",
+        env = "OVPN_EXPORTER_WEB_CONFIG_FILE",
+        value_name = "FILE"
+    )]
+    pub web_config_file: Option<PathBuf>,
+
+    /// How often the web config file and the certificate, key and CA files
+    /// it names are checked for changes; `0`: reload on SIGHUP only.
+    #[arg(
+        long = "web.config.reload-interval",
+        env = "OVPN_EXPORTER_WEB_CONFIG_RELOAD_INTERVAL",
+        default_value = "5s",
+        value_parser = parse_duration
+    )]
+    pub web_config_reload_interval: Duration,
+
+    /// Only clients in this range may connect (`10.0.0.0/8`, `::1`, a bare
+    /// address is a single host); repeatable. Others get 403. Default: all.
+    #[arg(
+        long = "web.allow",
+        env = "OVPN_EXPORTER_WEB_ALLOW",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub web_allow: Vec<Cidr>,
+
+    /// A reverse proxy in this range is believed about the client address
+    /// it puts in `X-Forwarded-For`; repeatable. Without it the header is
+    /// ignored.
+    #[arg(
+        long = "web.trusted-proxy",
+        env = "OVPN_EXPORTER_WEB_TRUSTED_PROXY",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub web_trusted_proxies: Vec<Cidr>,
+
+    /// Do not serve `/sessions` and `/sessions_local` (404), which list
+    /// every client's name and address.
+    #[arg(
+        long = "web.disable-sessions",
+        env = "OVPN_EXPORTER_WEB_DISABLE_SESSIONS"
+    )]
+    pub web_disable_sessions: bool,
+
+    /// Most connections open at once. When full, new connections wait in
+    /// the kernel's queue until one closes. Keep it below `ulimit -n`.
+    #[arg(
+        long = "web.max-connections",
+        env = "OVPN_EXPORTER_WEB_MAX_CONNECTIONS",
+        default_value_t = 512,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    pub web_max_connections: u32,
+
+    /// Time allowed for a request's header (and a TLS handshake) to arrive,
+    /// counted from when the connection opens or its previous response was
+    /// sent; so it is also how long an idle keep-alive connection stays
+    /// open. `0` disables it.
+    #[arg(
+        long = "web.header-read-timeout",
+        env = "OVPN_EXPORTER_WEB_HEADER_READ_TIMEOUT",
+        default_value = "10s",
+        value_parser = parse_duration
+    )]
+    pub web_header_read_timeout: Duration,
+
+    /// A connection on which no byte moves in either direction for this
+    /// long, while the server waits to read or write, is closed: clients
+    /// that stop reading a response, stalled TLS handshakes. `0` disables
+    /// it.
+    #[arg(
+        long = "web.idle-timeout",
+        env = "OVPN_EXPORTER_WEB_IDLE_TIMEOUT",
+        default_value = "30s",
+        value_parser = parse_duration
+    )]
+    pub web_idle_timeout: Duration,
+
+    /// Largest request header accepted, in bytes (request line included);
+    /// a larger one gets 431. Also bounds each connection's read buffer.
+    #[arg(
+        long = "web.max-header-bytes",
+        env = "OVPN_EXPORTER_WEB_MAX_HEADER_BYTES",
+        default_value_t = 32 * 1024,
+        value_parser = clap::value_parser!(u32).range(1024..=16 * 1024 * 1024)
+    )]
+    pub web_max_header_bytes: u32,
 
     /// Drop the per-client series (`ovpn_client_*` and the seed
     /// `ovpn_bytes_*_total`), for very large servers.
@@ -163,5 +268,35 @@ mod tests {
         assert_eq!(cli.telemetry_path, "/metrics");
         assert_eq!(cli.max_stale, Duration::from_secs(300));
         assert_eq!(cli.max_bytes, 256 * 1024 * 1024);
+        assert_eq!(cli.max_line_bytes, 64 * 1024);
+        assert_eq!(cli.web_config_file, None);
+        assert_eq!(cli.web_config_reload_interval, Duration::from_secs(5));
+        assert!(cli.web_allow.is_empty() && cli.web_trusted_proxies.is_empty());
+        assert!(!cli.web_disable_sessions);
+        assert_eq!(cli.web_max_connections, 512);
+        assert_eq!(cli.web_header_read_timeout, Duration::from_secs(10));
+        assert_eq!(cli.web_idle_timeout, Duration::from_secs(30));
+        assert_eq!(cli.web_max_header_bytes, 32 * 1024);
+    }
+
+    #[test]
+    fn web_flags() {
+        let cli = Cli::try_parse_from([
+            "ovpn-exporter",
+            "--web.allow",
+            "10.0.0.0/8",
+            "--web.allow",
+            "::1,192.0.2.7",
+            "--web.trusted-proxy",
+            "127.0.0.1",
+        ])
+        .unwrap();
+        let allow: Vec<String> = cli.web_allow.iter().map(ToString::to_string).collect();
+        assert_eq!(allow, ["10.0.0.0/8", "::1/128", "192.0.2.7/32"]);
+        assert_eq!(cli.web_trusted_proxies.len(), 1);
+        let e = Cli::try_parse_from(["ovpn-exporter", "--web.allow", "10.0.0.0/40"]).unwrap_err();
+        assert!(e.to_string().contains("prefix length"), "{e}");
+        assert!(Cli::try_parse_from(["ovpn-exporter", "--web.max-header-bytes", "100"]).is_err());
+        assert!(Cli::try_parse_from(["ovpn-exporter", "--web.max-connections", "0"]).is_err());
     }
 }

@@ -22,6 +22,7 @@ pub mod snapshot;
 pub mod source;
 pub mod state;
 pub mod validate;
+pub mod web;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -32,6 +33,8 @@ use crate::config::SourceSpec;
 use crate::render::Options;
 use crate::source::Limits;
 use crate::state::Exporter;
+use crate::web::access::Access;
+use crate::web::config::WebState;
 
 fn sources(cli: &Cli) -> Result<Vec<SourceSpec>, String> {
     let mut specs = match &cli.config_file {
@@ -60,6 +63,7 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         max_bytes: cli.max_bytes,
         max_stale: cli.max_stale,
     };
+    source::set_max_line_bytes(cli.max_line_bytes);
     let opts = Options {
         client_metrics: !cli.no_client_metrics,
         collectors: collect::Collectors::ALL,
@@ -76,6 +80,12 @@ pub fn run(cli: &Cli) -> Result<(), String> {
                 .map_err(|e| format!("stdout: {e}")),
         };
     }
+    // A bad web config stops the exporter before it serves anything.
+    let web = match &cli.web_config_file {
+        Some(path) => WebState::load(path)?,
+        None => WebState::none(),
+    };
+    let settings = web_settings(cli);
     // Read every source once now: problems show in the log at startup and
     // the first scrape finds a rendering ready.
     exporter.refresh(collect::Collectors::ALL);
@@ -88,11 +98,37 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         let local = listener
             .local_addr()
             .map_err(|e| format!("--web.listen-address: {e}"))?;
-        tracing::info!(address = %local, path = %cli.telemetry_path, "listening");
-        let app = Arc::new(server::App::new(exporter, cli.telemetry_path.clone()));
+        let current = web.current();
+        tracing::info!(
+            address = %local,
+            path = %cli.telemetry_path,
+            tls = current.tls.is_some(),
+            basic_auth = current.auth.is_some(),
+            "listening"
+        );
+        drop(current);
+        let app = Arc::new(server::App::new(exporter, settings, web));
         server::serve(listener, app).await;
         Ok(())
     })
+}
+
+/// The server's routes and limits from the command line.
+fn web_settings(cli: &Cli) -> server::Settings {
+    let nonzero = |d: std::time::Duration| (!d.is_zero()).then_some(d);
+    server::Settings {
+        telemetry_path: cli.telemetry_path.clone(),
+        sessions: !cli.web_disable_sessions,
+        access: Access {
+            allow: cli.web_allow.clone(),
+            trusted_proxies: cli.web_trusted_proxies.clone(),
+        },
+        max_connections: usize::try_from(cli.web_max_connections).unwrap_or(usize::MAX),
+        header_read_timeout: nonzero(cli.web_header_read_timeout),
+        idle_timeout: nonzero(cli.web_idle_timeout),
+        max_header_bytes: usize::try_from(cli.web_max_header_bytes).unwrap_or(usize::MAX),
+        reload_interval: nonzero(cli.web_config_reload_interval),
+    }
 }
 
 /// Writes `data` to a temporary file beside `path`, then renames it over

@@ -1,13 +1,15 @@
-//! `/prom`: the exporter's own process metrics, read from `/proc/self`.
+//! `/prom`: the exporter's own process metrics, read from `/proc/self`,
+//! and the HTTP layer's counters.
 
 use crate::render::text::Exposition;
+use crate::web::Stats;
 
 /// Linux's `USER_HZ`, fixed at 100 on every architecture Rust targets.
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// Renders the standard `process_*` families. Missing `/proc` entries
-/// leave their family without a sample.
-pub fn render() -> Vec<u8> {
+/// Renders the standard `process_*` families, then the HTTP counters.
+/// Missing `/proc` entries leave their family without a sample.
+pub fn render(http: &Stats) -> Vec<u8> {
     let mut out = Exposition::with_capacity(1024);
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the parenthesised command name, which may hold spaces.
@@ -76,6 +78,7 @@ pub fn render() -> Vec<u8> {
     if let Some(n) = field(20) {
         out.sample("process_threads", &[], n);
     }
+    http.write(&mut out);
     out.into_bytes()
 }
 
@@ -100,9 +103,36 @@ fn boot_time() -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    use crate::web::{Denial, Stats};
+
     #[test]
     fn has_all_families_with_values() {
-        let s = String::from_utf8(super::render()).unwrap();
+        let stats = Stats::new(true);
+        stats.deny(Denial::Auth);
+        stats.deny(Denial::Auth);
+        stats.reloaded(false);
+        let s = String::from_utf8(super::render(&stats)).unwrap();
+        let e = crate::validate::validate(&s).unwrap();
+        assert_eq!(
+            e.get(
+                "ovpn_exporter_http_requests_denied_total",
+                &[("reason", "auth")]
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            e.get(
+                "ovpn_exporter_http_requests_denied_total",
+                &[("reason", "allow_list")]
+            ),
+            Some(0.0)
+        );
+        assert_eq!(
+            e.get("ovpn_exporter_web_config_last_reload_successful", &[]),
+            Some(0.0)
+        );
+        let without = String::from_utf8(super::render(&Stats::new(false))).unwrap();
+        assert!(!without.contains("web_config"));
         for name in [
             "process_cpu_seconds_total ",
             "process_resident_memory_bytes ",

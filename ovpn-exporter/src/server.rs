@@ -1,25 +1,81 @@
 //! The HTTP server: hyper 1 over tokio, a handful of routes, each serving
-//! a shared `Bytes`.
+//! a shared `Bytes`, behind the checks in [`crate::web`]: allow-list, TLS,
+//! basic auth and per-connection limits.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY};
+use hyper::header::{
+    ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY,
+    WWW_AUTHENTICATE,
+};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::collect::Collectors;
 use crate::render::Rendered;
 use crate::state::Exporter;
+use crate::web::access::Access;
+use crate::web::auth::Credentials;
+use crate::web::config::{WebConfig, WebState};
+use crate::web::conn::{CatchUnwind, Stall};
+use crate::web::{Denial, Stats};
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// bcrypt checks running at once; more wait. Bounds the CPU a flood of
+/// wrong passwords can take (each check is tens of milliseconds).
+const BCRYPT_SLOTS: usize = 2;
+
+/// hyper refuses a read buffer smaller than this.
+const MIN_BUF_SIZE: usize = 8192;
+
+/// How the server runs: routes and limits, from the command line.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Path of the metrics (`--web.telemetry-path`).
+    pub telemetry_path: String,
+    /// Serve `/sessions` and `/sessions_local`.
+    pub sessions: bool,
+    /// Allow-list and trusted proxies.
+    pub access: Access,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// Time for a request header (or TLS handshake) to arrive.
+    pub header_read_timeout: Option<Duration>,
+    /// Time without any byte moving before a connection is closed.
+    pub idle_timeout: Option<Duration>,
+    /// Largest request header.
+    pub max_header_bytes: usize,
+    /// How often the web config files are checked for changes.
+    pub reload_interval: Option<Duration>,
+}
+
+impl Settings {
+    /// The defaults of the command line, with this telemetry path.
+    pub fn new(telemetry_path: String) -> Self {
+        Settings {
+            telemetry_path,
+            sessions: true,
+            access: Access::default(),
+            max_connections: 512,
+            header_read_timeout: Some(Duration::from_secs(10)),
+            idle_timeout: Some(Duration::from_secs(30)),
+            max_header_bytes: 32 * 1024,
+            reload_interval: Some(Duration::from_secs(5)),
+        }
+    }
+}
 
 /// Shared by every connection.
 #[derive(Debug)]
@@ -27,17 +83,29 @@ pub struct App {
     exporter: Arc<Mutex<Exporter>>,
     /// Single flight: one refresh at a time; waiters then reuse its result.
     refresh: tokio::sync::Mutex<()>,
-    telemetry_path: String,
+    settings: Settings,
+    web: WebState,
+    stats: Arc<Stats>,
+    bcrypt: Semaphore,
 }
 
 impl App {
     /// Wraps the exporter state.
-    pub fn new(exporter: Exporter, telemetry_path: String) -> Self {
+    pub fn new(exporter: Exporter, settings: Settings, web: WebState) -> Self {
+        let stats = Arc::new(Stats::new(web.has_file()));
         App {
             exporter: Arc::new(Mutex::new(exporter)),
             refresh: tokio::sync::Mutex::new(()),
-            telemetry_path,
+            settings,
+            web,
+            stats,
+            bcrypt: Semaphore::new(BCRYPT_SLOTS),
         }
+    }
+
+    /// The HTTP layer's counters.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
     }
 
     async fn current(&self, collectors: Collectors) -> Option<Arc<Rendered>> {
@@ -53,56 +121,88 @@ impl App {
         .ok()
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    /// True if the request carries credentials of a configured user.
+    async fn authorized(&self, web: &Arc<WebConfig>, header: Option<&HeaderValue>) -> bool {
+        let Some(auth) = &web.auth else {
+            return true;
+        };
+        let Some(creds) = Credentials::from_header(header) else {
+            return false;
+        };
+        if auth.cached(&creds) {
+            return true;
+        }
+        let Ok(_slot) = self.bcrypt.acquire().await else {
+            return false;
+        };
+        // Concurrent first scrapes with the same credentials: one bcrypt.
+        if auth.cached(&creds) {
+            return true;
+        }
+        let web = Arc::clone(web);
+        tokio::task::spawn_blocking(move || web.auth.as_ref().is_some_and(|a| a.verify(&creds)))
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Every request: the handler, with a panic turned into a 500.
+    async fn respond(&self, req: Request<Incoming>, peer: IpAddr) -> Response<Full<Bytes>> {
+        let path = req.uri().path().to_owned();
+        if let Ok(resp) = CatchUnwind::new(self.handle(req, peer)).await {
+            return resp;
+        }
+        self.stats.panicked();
+        tracing::error!(%peer, %path, "request handler panicked; answered 500");
+        plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+    }
+
+    async fn handle(&self, req: Request<Incoming>, peer: IpAddr) -> Response<Full<Bytes>> {
+        if !self.settings.access.allows(peer, req.headers()) {
+            self.stats.deny(Denial::AllowList);
+            tracing::debug!(%peer, "denied by --web.allow");
+            return plain(StatusCode::FORBIDDEN, "forbidden\n");
+        }
+        let web = self.web.current();
+        if !self
+            .authorized(&web, req.headers().get(AUTHORIZATION))
+            .await
+        {
+            self.stats.deny(Denial::Auth);
+            tracing::debug!(%peer, "basic auth failed");
+            let mut resp = plain(StatusCode::UNAUTHORIZED, "unauthorized\n");
+            resp.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"ovpn-exporter\", charset=\"UTF-8\""),
+            );
+            return resp;
+        }
         if req.method() != Method::GET && req.method() != Method::HEAD {
-            return plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            let mut resp = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            resp.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return resp;
         }
         let path = req.uri().path();
-        if path == self.telemetry_path {
-            let collectors = match Collectors::from_query(req.uri().query()) {
-                Ok(c) => c,
-                Err(e) => {
-                    return response(
-                        StatusCode::BAD_REQUEST,
-                        "text/plain; charset=utf-8",
-                        Bytes::from(e + "\n"),
-                    );
-                }
-            };
-            let Some(r) = self.current(collectors).await else {
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
-            };
-            let gzip = accepts_gzip(&req);
-            let body = if gzip {
-                let r2 = Arc::clone(&r);
-                tokio::task::spawn_blocking(move || r2.metrics_gzip())
-                    .await
-                    .unwrap_or_default()
-            } else {
-                r.metrics.clone()
-            };
-            let mut resp = response(StatusCode::OK, TEXT_FORMAT, body);
-            resp.headers_mut()
-                .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-            if gzip {
-                resp.headers_mut()
-                    .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            }
-            return resp;
+        if path == self.settings.telemetry_path {
+            return self.metrics(&req).await;
         }
         match path {
             "/" => response(
                 StatusCode::OK,
                 "text/html; charset=utf-8",
-                Bytes::from(landing(&self.telemetry_path)),
+                Bytes::from(landing(
+                    &self.settings.telemetry_path,
+                    self.settings.sessions,
+                )),
             ),
             "/prom" => {
-                let body = tokio::task::spawn_blocking(crate::process::render)
+                let stats = Arc::clone(&self.stats);
+                let body = tokio::task::spawn_blocking(move || crate::process::render(&stats))
                     .await
                     .unwrap_or_default();
                 response(StatusCode::OK, TEXT_FORMAT, Bytes::from(body))
             }
-            "/sessions" | "/sessions_local" => {
+            "/sessions" | "/sessions_local" if self.settings.sessions => {
                 let Some(r) = self.current(Collectors::ALL).await else {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
                 };
@@ -113,6 +213,39 @@ impl App {
             }
             _ => plain(StatusCode::NOT_FOUND, "not found\n"),
         }
+    }
+
+    async fn metrics(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+        let collectors = match Collectors::from_query(req.uri().query()) {
+            Ok(c) => c,
+            Err(e) => {
+                return response(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain; charset=utf-8",
+                    Bytes::from(e + "\n"),
+                );
+            }
+        };
+        let Some(r) = self.current(collectors).await else {
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
+        };
+        let gzip = accepts_gzip(req);
+        let body = if gzip {
+            let r2 = Arc::clone(&r);
+            tokio::task::spawn_blocking(move || r2.metrics_gzip())
+                .await
+                .unwrap_or_default()
+        } else {
+            r.metrics.clone()
+        };
+        let mut resp = response(StatusCode::OK, TEXT_FORMAT, body);
+        resp.headers_mut()
+            .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        if gzip {
+            resp.headers_mut()
+                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        resp
     }
 }
 
@@ -135,20 +268,24 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
         })
 }
 
-fn landing(telemetry: &str) -> String {
+fn landing(telemetry: &str, sessions: bool) -> String {
     let path = telemetry
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;");
+    let sessions = if sessions {
+        "<li><a href=\"/sessions\">Sessions (JSON)</a></li>\n\
+         <li><a href=\"/sessions_local\">Local sessions (JSON)</a></li>\n"
+    } else {
+        ""
+    };
     format!(
         "<!DOCTYPE html>\n<html><head><title>OpenVPN Exporter</title></head><body>\n\
          <h1>OpenVPN Exporter</h1>\n<ul>\n\
          <li><a href=\"{path}\">Metrics</a></li>\n\
          <li><a href=\"/prom\">Exporter process metrics</a></li>\n\
-         <li><a href=\"/sessions\">Sessions (JSON)</a></li>\n\
-         <li><a href=\"/sessions_local\">Local sessions (JSON)</a></li>\n\
-         </ul>\n</body></html>\n"
+         {sessions}</ul>\n</body></html>\n"
     )
 }
 
@@ -170,49 +307,236 @@ fn plain(status: StatusCode, msg: &'static str) -> Response<Full<Bytes>> {
 
 /// Serves until SIGTERM or SIGINT, then lets open connections finish.
 ///
-/// # Errors
-/// Accept errors other than per-connection ones are logged, not returned;
-/// this returns only after shutdown.
+/// Accept errors (such as running out of file descriptors) are logged and
+/// retried, not returned; this returns only after shutdown.
 pub async fn serve(listener: TcpListener, app: Arc<App>) {
+    let settings = app.settings.clone();
+    warn_about_environment(settings.max_connections);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
+    let reloader = tokio::spawn(reload_web_config(Arc::clone(&app)));
+    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.header_read_timeout)
+        .max_header_size(settings.max_header_bytes)
+        .max_buf_size(settings.max_header_bytes.max(MIN_BUF_SIZE));
+    let http = Arc::new(http);
+    let mut last_full_warning: Option<Instant> = None;
     loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let app = Arc::clone(&app);
-                let service = service_fn(move |req| {
-                    let app = Arc::clone(&app);
-                    async move { Ok::<_, Infallible>(app.handle(req).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection error");
-                    }
-                });
+        // A free slot first, then accept: when full, new connections wait
+        // in the kernel's accept queue instead of being taken and dropped.
+        let permit = if let Ok(p) = Arc::clone(&slots).try_acquire_owned() {
+            p
+        } else {
+            if last_full_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                last_full_warning = Some(Instant::now());
+                tracing::warn!(
+                    max = settings.max_connections,
+                    "--web.max-connections reached; new connections wait"
+                );
             }
-            () = &mut shutdown => {
-                tracing::info!("shutting down");
-                break;
+            tokio::select! {
+                p = Arc::clone(&slots).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
             }
-        }
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let conn = Connection {
+            app: Arc::clone(&app),
+            http: Arc::clone(&http),
+            peer,
+            watcher: graceful.watcher(),
+            _permit: permit,
+        };
+        tokio::spawn(conn.run(stream));
     }
+    tracing::info!("shutting down");
+    reloader.abort();
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}
-        () = tokio::time::sleep(std::time::Duration::from_secs(10)) => {
+        () = tokio::time::sleep(Duration::from_secs(10)) => {
             tracing::warn!("connections still open after 10s; exiting");
         }
+    }
+}
+
+/// One accepted connection and what it needs.
+struct Connection {
+    app: Arc<App>,
+    http: Arc<hyper::server::conn::http1::Builder>,
+    peer: SocketAddr,
+    watcher: Watcher,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream) {
+        let _open = self.app.stats.open();
+        let _ = stream.set_nodelay(true);
+        let web = self.app.web.current();
+        let Some(tls) = web.tls.clone() else {
+            let io = Stall::new(stream, self.app.settings.idle_timeout);
+            return self.http(io).await;
+        };
+        drop(web);
+        let handshake = async {
+            if looks_like_plain_http(&stream).await {
+                return Err(Some(stream));
+            }
+            let io = Stall::new(stream, self.app.settings.idle_timeout);
+            tls.accept(io).await.map_err(|e| {
+                tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed");
+                None
+            })
+        };
+        // The header read timeout bounds the handshake too; without it, the
+        // idle timeout does (the peek below is not covered by `Stall`).
+        let limit = self
+            .app
+            .settings
+            .header_read_timeout
+            .or(self.app.settings.idle_timeout);
+        let result = match limit {
+            Some(t) => tokio::time::timeout(t, handshake)
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::debug!(peer = %self.peer, "TLS handshake timed out");
+                    Err(None)
+                }),
+            None => handshake.await,
+        };
+        match result {
+            Ok(io) => self.http(io).await,
+            Err(plain) => {
+                self.app.stats.tls_error();
+                if let Some(mut stream) = plain {
+                    tracing::debug!(peer = %self.peer, "plain HTTP on the TLS port");
+                    // As Go's server does: say so, then close.
+                    let msg = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+                                Connection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                        let _ = stream.write_all(msg).await;
+                        let _ = stream.shutdown().await;
+                    })
+                    .await;
+                }
+            }
+        }
+    }
+
+    async fn http<I>(self, io: I)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let app = Arc::clone(&self.app);
+        let ip = self.peer.ip();
+        let service = service_fn(move |req| {
+            let app = Arc::clone(&app);
+            async move { Ok::<_, Infallible>(app.respond(req, ip).await) }
+        });
+        let conn = self.http.serve_connection(TokioIo::new(io), service);
+        if let Err(e) = self.watcher.watch(conn).await {
+            tracing::debug!(peer = %self.peer, error = %e, "connection error");
+        }
+    }
+}
+
+/// True if the first bytes on a TLS port are an HTTP request line (an
+/// upper-case method) rather than a TLS handshake record.
+async fn looks_like_plain_http(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first).await, Ok(1) if first[0].is_ascii_uppercase())
+}
+
+/// Reloads the web config on SIGHUP and when its files change.
+async fn reload_web_config(app: Arc<App>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot install the SIGHUP handler");
+            None
+        }
+    };
+    let interval = app.settings.reload_interval.filter(|_| app.web.has_file());
+    let mut tick = interval.map(|i| {
+        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + i, i);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    loop {
+        let forced = tokio::select! {
+            Some(()) = async { match &mut hup { Some(h) => h.recv().await, None => None } } => true,
+            _ = async { match &mut tick { Some(t) => t.tick().await, None => std::future::pending().await } } => false,
+            else => return,
+        };
+        if forced && !app.web.has_file() {
+            tracing::info!("SIGHUP: no --web.config.file to reload");
+            continue;
+        }
+        let app2 = Arc::clone(&app);
+        let outcome = tokio::task::spawn_blocking(move || {
+            if forced {
+                app2.web.reload()
+            } else {
+                app2.web.reload_if_changed()
+            }
+        })
+        .await
+        .ok()
+        .flatten();
+        if let Some(ok) = outcome {
+            app.stats.reloaded(ok);
+        }
+    }
+}
+
+/// Logs conditions an operator should fix: running as root, or a
+/// connection limit above the file descriptor limit.
+fn warn_about_environment(max_connections: usize) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u32>().ok());
+    if euid == Some(0) {
+        tracing::warn!(
+            "running as root: the exporter only needs to read the status files; \
+             run it as an unprivileged user (see the README's Security section)"
+        );
+    }
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<usize>().ok());
+    // A few descriptors for the listener, status files and logging.
+    if let Some(soft) = soft
+        && max_connections.saturating_add(32) > soft
+    {
+        tracing::warn!(
+            max_connections,
+            open_files_limit = soft,
+            "--web.max-connections is close to or above the open files limit (ulimit -n); \
+             accepts may fail with 'too many open files'"
+        );
     }
 }
 
@@ -251,4 +575,18 @@ pub async fn bind(addr: &str) -> Result<TcpListener, String> {
         };
     }
     TcpListener::bind(addr).await.map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn landing_page_lists_sessions_only_when_served() {
+        let with = landing("/m", true);
+        assert!(with.contains("href=\"/m\"") && with.contains("href=\"/sessions\""));
+        let without = landing("/m", false);
+        assert!(!without.contains("sessions"), "{without}");
+        assert!(landing("/a\"<b>", false).contains("href=\"/a&quot;&lt;b&gt;\""));
+    }
 }

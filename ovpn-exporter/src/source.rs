@@ -4,6 +4,7 @@
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -19,18 +20,37 @@ const RETRY_DELAY: Duration = Duration::from_millis(20);
 /// trusted (OpenVPN writes a whole document in one burst).
 const SETTLE: Duration = Duration::from_millis(25);
 
+/// Default of `--status.max-line-bytes`. OpenVPN never writes a status
+/// line of 512 bytes or more (it stops writing the file instead), so this
+/// only stops a file that is not a status file from being parsed.
+pub const DEFAULT_MAX_LINE_BYTES: u64 = 64 * 1024;
+
+/// The longest line accepted; process-wide, set once from
+/// `--status.max-line-bytes` before the first read.
+// A global rather than a `Limits` field only because `Limits` is built by
+// struct literal in code this change does not touch; see `set_max_line_bytes`.
+static MAX_LINE_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MAX_LINE_BYTES);
+
+/// Sets the longest status file line accepted (`--status.max-line-bytes`);
+/// a file with a longer line fails with [`Reason::TooLarge`].
+pub fn set_max_line_bytes(n: u64) {
+    MAX_LINE_BYTES.store(n, Ordering::Relaxed);
+}
+
 /// Why a read failed; the `reason` label of the read-error counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
-    /// The file does not exist or cannot be opened.
+    /// The file does not exist or cannot be opened (permissions, a
+    /// dangling symbolic link, a symbolic link loop).
     Missing,
     /// The file is empty.
     Empty,
     /// No `END`, or the file changed during the read.
     Incomplete,
-    /// Not a status document.
+    /// Not a status document, or not a regular file.
     Invalid,
-    /// Larger than `--status.max-bytes`.
+    /// Larger than `--status.max-bytes`, or a line longer than
+    /// `--status.max-line-bytes`.
     TooLarge,
 }
 
@@ -119,7 +139,7 @@ pub struct FileSource {
     /// The last read (or change check) found a complete document.
     pub up: bool,
     /// Failed reads by [`Reason`].
-    pub errors: [u64; 5],
+    pub errors: [u64; Reason::ALL.len()],
     /// Bumped whenever anything above changes.
     pub generation: u64,
     last_key: Seen,
@@ -134,7 +154,7 @@ impl FileSource {
             spec,
             snapshot: None,
             up: false,
-            errors: [0; 5],
+            errors: [0; Reason::ALL.len()],
             generation: 0,
             last_key: Seen::Never,
             last_good: None,
@@ -158,7 +178,8 @@ impl FileSource {
             return;
         }
         self.generation += 1;
-        match read(&self.spec.path, limits.max_bytes) {
+        let max_line = MAX_LINE_BYTES.load(Ordering::Relaxed);
+        match read(&self.spec.path, limits.max_bytes, max_line) {
             Ok((snap, key)) => {
                 if !self.up {
                     tracing::info!(source = %self.spec.name, path = %self.spec.path.display(), "status file read");
@@ -169,10 +190,12 @@ impl FileSource {
                 self.last_key = Seen::File(Some(key));
                 self.warned_empty = false;
             }
-            Err((reason, key)) => {
+            Err(Failure { reason, key, cause }) => {
                 self.errors[reason.index()] += 1;
                 self.up = false;
                 self.last_key = Seen::File(key);
+                // Logged once per change of the file (or of its absence),
+                // not once per scrape: an unchanged file is not re-read.
                 if reason == Reason::Empty && !self.warned_empty {
                     self.warned_empty = true;
                     tracing::warn!(
@@ -187,6 +210,7 @@ impl FileSource {
                         source = %self.spec.name,
                         path = %self.spec.path.display(),
                         reason = reason.as_str(),
+                        cause = cause.as_deref().unwrap_or(""),
                         "status file read failed; keeping the last complete snapshot"
                     );
                 }
@@ -207,23 +231,52 @@ impl FileSource {
     }
 }
 
-type ReadResult = Result<(Snapshot, FileKey), (Reason, Option<FileKey>)>;
+/// A failed read: why, the file version it saw, and for the log what went
+/// wrong in words.
+#[derive(Debug)]
+struct Failure {
+    reason: Reason,
+    key: Option<FileKey>,
+    cause: Option<String>,
+}
+
+impl Failure {
+    fn new(reason: Reason, key: Option<FileKey>) -> Self {
+        Failure {
+            reason,
+            key,
+            cause: None,
+        }
+    }
+
+    fn because(mut self, cause: String) -> Self {
+        self.cause = Some(cause);
+        self
+    }
+}
+
+type ReadResult = Result<(Snapshot, FileKey), Failure>;
 
 /// Reads a complete document: retried while it is torn or changes under us.
-fn read(path: &std::path::Path, max_bytes: u64) -> ReadResult {
-    let mut last = (Reason::Missing, None);
+fn read(path: &std::path::Path, max_bytes: u64, max_line: u64) -> ReadResult {
+    let mut last = Failure::new(Reason::Missing, None);
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             std::thread::sleep(RETRY_DELAY);
         }
-        match read_once(path, max_bytes) {
+        match read_once(path, max_bytes, max_line) {
             Ok(ok) => {
                 tracing::debug!(path = %path.display(), attempt, len = ok.1.len, "read accepted");
                 return Ok(ok);
             }
-            Err(e @ (Reason::Missing | Reason::TooLarge, _)) => return Err(e),
+            // Not cured by waiting.
+            Err(e)
+                if matches!(e.reason, Reason::Missing | Reason::TooLarge) || e.cause.is_some() =>
+            {
+                return Err(e);
+            }
             Err(e) => {
-                tracing::debug!(path = %path.display(), attempt, reason = e.0.as_str(), "read attempt failed");
+                tracing::debug!(path = %path.display(), attempt, reason = e.reason.as_str(), "read attempt failed");
                 last = e;
             }
         }
@@ -231,38 +284,115 @@ fn read(path: &std::path::Path, max_bytes: u64) -> ReadResult {
     Err(last)
 }
 
-fn read_once(path: &std::path::Path, max_bytes: u64) -> ReadResult {
+/// Why a path cannot be opened, in words an operator can act on.
+fn open_error(path: &std::path::Path, e: &std::io::Error) -> String {
+    if e.kind() == ErrorKind::NotFound {
+        // A symbolic link whose target is gone looks missing too.
+        if let Ok(target) = std::fs::read_link(path) {
+            return format!("dangling symbolic link to {}", target.display());
+        }
+        return "no such file".to_owned();
+    }
+    if e.kind() == ErrorKind::PermissionDenied {
+        return format!(
+            "{e}: the exporter's user needs read permission on the file and search (x) \
+             permission on every directory above it"
+        );
+    }
+    e.to_string()
+}
+
+/// The 1-based number of the first line longer than `max` bytes (the
+/// newline not counted), if any.
+fn long_line(buf: &[u8], max: u64) -> Option<usize> {
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    let mut start = 0;
+    for (n, end) in memchr::memchr_iter(b'\n', buf)
+        .chain(std::iter::once(buf.len()))
+        .enumerate()
+    {
+        if end.saturating_sub(start) > max {
+            return Some(n + 1);
+        }
+        start = end + 1;
+    }
+    None
+}
+
+fn read_once(path: &std::path::Path, max_bytes: u64, max_line: u64) -> ReadResult {
+    // A FIFO or device would block or never end: refuse before opening.
+    if let Ok(m) = std::fs::metadata(path)
+        && !m.is_file()
+    {
+        return Err(Failure::new(Reason::Invalid, Some(FileKey::of(&m)))
+            .because("not a regular file".to_owned()));
+    }
     let mut file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Err((Reason::Missing, None)),
-        Err(_) => return Err((Reason::Missing, stat_path(path))),
+        Err(e) => {
+            let key = if e.kind() == ErrorKind::NotFound {
+                None
+            } else {
+                stat_path(path)
+            };
+            let f = Failure::new(Reason::Missing, key);
+            // Plain absence needs no explanation beyond the reason.
+            return Err(match open_error(path, &e) {
+                c if c == "no such file" => f,
+                c => f.because(c),
+            });
+        }
     };
-    let before = file
+    let meta = file
         .metadata()
-        .map(|m| FileKey::of(&m))
-        .map_err(|_| (Reason::Missing, None))?;
+        .map_err(|e| Failure::new(Reason::Missing, None).because(e.to_string()))?;
+    let before = FileKey::of(&meta);
+    if !meta.is_file() {
+        return Err(
+            Failure::new(Reason::Invalid, Some(before)).because("not a regular file".to_owned())
+        );
+    }
     if before.len > max_bytes {
-        return Err((Reason::TooLarge, Some(before)));
+        return Err(
+            Failure::new(Reason::TooLarge, Some(before)).because(format!(
+                "{} bytes is more than --status.max-bytes {max_bytes}",
+                before.len
+            )),
+        );
     }
     let mut buf = Vec::with_capacity(usize::try_from(before.len).unwrap_or(0).saturating_add(1));
-    if (&mut file)
+    if let Err(e) = (&mut file)
         .take(max_bytes.saturating_add(1))
         .read_to_end(&mut buf)
-        .is_err()
     {
-        return Err((Reason::Incomplete, Some(before)));
+        let f = Failure::new(Reason::Incomplete, Some(before));
+        // Interrupted reads are retried; anything else is reported.
+        return Err(if e.kind() == ErrorKind::Interrupted {
+            f
+        } else {
+            f.because(e.to_string())
+        });
     }
     if buf.len() as u64 > max_bytes {
-        return Err((Reason::TooLarge, Some(before)));
+        return Err(
+            Failure::new(Reason::TooLarge, Some(before)).because(format!(
+                "grew past --status.max-bytes {max_bytes} while being read"
+            )),
+        );
     }
     let after = file
         .metadata()
         .map(|m| FileKey::of(&m))
-        .map_err(|_| (Reason::Incomplete, Some(before)))?;
+        .map_err(|_| Failure::new(Reason::Incomplete, Some(before)))?;
     if after != before || buf.len() as u64 != after.len {
-        return Err((Reason::Incomplete, Some(after)));
+        return Err(Failure::new(Reason::Incomplete, Some(after)));
     }
-    snapshot::check(&buf).map_err(|r| (Reason::from(r), Some(after)))?;
+    if let Some(n) = long_line(&buf, max_line) {
+        return Err(Failure::new(Reason::TooLarge, Some(after)).because(format!(
+            "line {n} is longer than --status.max-line-bytes {max_line}"
+        )));
+    }
+    snapshot::check(&buf).map_err(|r| Failure::new(Reason::from(r), Some(after)))?;
     // OpenVPN rewrites in place, one write per line: mid-rewrite the file
     // can hold new lines followed by the old document's tail and its END,
     // with an unchanged size. Such a read looks complete, so a file modified
@@ -279,9 +409,9 @@ fn read_once(path: &std::path::Path, max_bytes: u64) -> ReadResult {
     let again = file
         .metadata()
         .map(|m| FileKey::of(&m))
-        .map_err(|_| (Reason::Incomplete, Some(after)))?;
+        .map_err(|_| Failure::new(Reason::Incomplete, Some(after)))?;
     if again != after {
-        return Err((Reason::Incomplete, Some(again)));
+        return Err(Failure::new(Reason::Incomplete, Some(again)));
     }
     let mtime = after
         .mtime
@@ -357,5 +487,65 @@ mod tests {
         });
         assert!(s.snapshot.is_none());
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn long_lines() {
+        assert_eq!(long_line(b"", 3), None);
+        assert_eq!(long_line(b"abc\nabc\n", 3), None);
+        assert_eq!(long_line(b"abc\nabcd\nab", 3), Some(2));
+        assert_eq!(long_line(b"ab\nabcd", 3), Some(2));
+        assert_eq!(long_line(b"abcd", 3), Some(1));
+
+        let path = tmp("long.status");
+        let mut doc = b"OpenVPN STATISTICS\nUpdated,x\n".to_vec();
+        doc.extend([b'x'; 200]);
+        doc.extend(b",1\nEND\n");
+        std::fs::write(&path, &doc).unwrap();
+        let e = read(&path, 1 << 20, 100).unwrap_err();
+        assert_eq!(e.reason, Reason::TooLarge);
+        assert!(e.cause.unwrap().contains("line 3"));
+        assert!(read(&path, 1 << 20, 300).is_ok());
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn unreadable_paths_say_why_and_are_not_fatal() {
+        let dir = tmp("links");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let dangling = dir.join("dangling");
+        std::os::unix::fs::symlink(dir.join("gone"), &dangling).unwrap();
+        let e = read(&dangling, 1000, 1000).unwrap_err();
+        assert_eq!(e.reason, Reason::Missing);
+        assert!(e.cause.unwrap().contains("dangling symbolic link"));
+
+        let a = dir.join("loop-a");
+        std::os::unix::fs::symlink(dir.join("loop-b"), &a).unwrap();
+        std::os::unix::fs::symlink(&a, dir.join("loop-b")).unwrap();
+        let e = read(&a, 1000, 1000).unwrap_err();
+        assert_eq!(e.reason, Reason::Missing);
+        assert!(e.cause.is_some());
+
+        // A directory (like a FIFO or device) is never read.
+        let e = read(&dir, 1000, 1000).unwrap_err();
+        assert_eq!(e.reason, Reason::Invalid);
+        assert_eq!(e.cause.as_deref(), Some("not a regular file"));
+
+        // Permissions cannot be tested as root (tests run as root in CI);
+        // the message is what an operator sees.
+        let denied = std::io::Error::from(ErrorKind::PermissionDenied);
+        assert!(open_error(&dir, &denied).contains("search (x) permission"));
+
+        // Counted, not fatal, and not counted again while unchanged.
+        let mut s = FileSource::new(SourceSpec::new("s", dangling));
+        let limits = Limits {
+            max_bytes: 1000,
+            max_stale: Duration::from_secs(60),
+        };
+        s.refresh(limits);
+        s.refresh(limits);
+        assert_eq!(s.errors[Reason::Missing.index()], 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

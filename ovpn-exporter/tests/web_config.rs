@@ -1,0 +1,608 @@
+//! `--web.config.file` against the real server: HTTPS with certificates
+//! made here, client certificates, basic auth, reloads, and startup errors.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use common::{Server, check, raw, start_fails, tempdir};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+/// A test CA, a server certificate for `localhost`, `127.0.0.1`, `::1`, a
+/// client certificate from the same CA and one from another CA.
+struct Pki {
+    ca: String,
+    server: (String, String),
+    client: (String, String),
+    stranger: (String, String),
+}
+
+fn ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), Issuer::new(params, key))
+}
+
+fn leaf(
+    issuer: &Issuer<'_, KeyPair>,
+    name: &str,
+    usage: ExtendedKeyUsagePurpose,
+) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec![name.to_owned()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, name);
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("::1".parse().unwrap()));
+    params.extended_key_usages = vec![usage];
+    let cert = params.signed_by(&key, issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let (ca_pem, issuer) = ca("ovpn-exporter test CA");
+        let (_, other) = ca("some other CA");
+        Pki {
+            ca: ca_pem,
+            server: leaf(&issuer, "localhost", ExtendedKeyUsagePurpose::ServerAuth),
+            client: leaf(&issuer, "prometheus", ExtendedKeyUsagePurpose::ClientAuth),
+            stranger: leaf(&other, "mallory", ExtendedKeyUsagePurpose::ClientAuth),
+        }
+    }
+
+    /// Writes ca.pem, server.pem, server.key into `dir`.
+    fn write(&self, dir: &Path) {
+        std::fs::write(dir.join("ca.pem"), &self.ca).unwrap();
+        std::fs::write(dir.join("server.pem"), &self.server.0).unwrap();
+        std::fs::write(dir.join("server.key"), &self.server.1).unwrap();
+    }
+}
+
+fn status_file() -> String {
+    let f = common::peer("kumina-openvpn_exporter/server2.status");
+    format!("s={}", f.display())
+}
+
+/// The outcome of one HTTPS GET: status and body, or why it failed.
+fn https_get(
+    addr: SocketAddr,
+    path: &str,
+    ca_pem: &str,
+    client: Option<&(String, String)>,
+    headers: &[(&str, &str)],
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<(u16, String), String> {
+    use http_body_util::{BodyExt as _, Empty};
+    use hyper_util::rt::TokioIo;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .unwrap()
+    .with_root_certificates(roots);
+    let config = match client {
+        Some((cert, key)) => builder
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(cert.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap(),
+                PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let work = async {
+            let tcp = tokio::net::TcpStream::connect(addr)
+                .await
+                .map_err(|e| format!("connect: {e}"))?;
+            let name = ServerName::try_from("localhost").unwrap();
+            let tls = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("handshake: {e}"))?;
+            let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                .await
+                .map_err(|e| format!("http handshake: {e}"))?;
+            tokio::spawn(conn);
+            let mut req = hyper::Request::get(path).header("host", "localhost");
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            let resp = send
+                .send_request(req.body(Empty::<bytes::Bytes>::new()).unwrap())
+                .await
+                .map_err(|e| format!("request: {e}"))?;
+            let status = resp.status().as_u16();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("body: {e}"))?
+                .to_bytes();
+            Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        };
+        tokio::time::timeout(Duration::from_secs(10), work)
+            .await
+            .unwrap_or_else(|_| Err("timed out".into()))
+    })
+}
+
+const BOTH: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+fn basic(user: &str, pass: &str) -> String {
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    format!("Basic {token}")
+}
+
+#[test]
+fn https_serves_with_a_generated_certificate_and_refuses_plain_http() {
+    let dir = tempdir("tls");
+    let pki = Pki::new();
+    pki.write(&dir);
+    // Relative paths are relative to the config file.
+    let web = dir.join("web.yml");
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n",
+    )
+    .unwrap();
+    let src = status_file();
+    let server = Server::start(&[
+        "--status-file",
+        &src,
+        "--web.config.file",
+        web.to_str().unwrap(),
+    ]);
+
+    for versions in [BOTH, &[&rustls::version::TLS12][..]] {
+        let (status, body) =
+            https_get(server.addr, "/metrics", &pki.ca, None, &[], versions).unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(check(&body).get("ovpn_up", &[("source", "s")]), Some(1.0));
+    }
+    // A client that does not trust the test CA refuses the server.
+    let (other_ca, _) = ca("untrusted");
+    assert!(https_get(server.addr, "/metrics", &other_ca, None, &[], BOTH).is_err());
+
+    // Plain HTTP on the TLS port: a 400 that says so, never metrics.
+    let reply = raw(
+        server.addr,
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.0 400"), "{text:?}");
+    assert!(text.contains("HTTPS"), "{text:?}");
+    assert!(!text.contains("ovpn_"), "{text:?}");
+    // Nor over hyper's plain client.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let plain = rt.block_on(async {
+        use hyper_util::client::legacy::Client;
+        let client: Client<_, http_body_util::Empty<bytes::Bytes>> =
+            Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        let uri = format!("http://{}/metrics", server.addr).parse().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), client.get(uri)).await
+    });
+    let plain = plain.expect("plain HTTP request hung");
+    if let Ok(resp) = plain {
+        assert_eq!(resp.status(), 400);
+    }
+    // Garbage that is not HTTP either: closed, and the server goes on.
+    let reply = raw(
+        server.addr,
+        b"\x16\x03\x01\x00\x05hello",
+        Duration::from_secs(5),
+    );
+    assert!(!String::from_utf8_lossy(&reply).contains("ovpn_"));
+
+    let (status, body) = https_get(server.addr, "/prom", &pki.ca, None, &[], BOTH).unwrap();
+    assert_eq!(status, 200);
+    let prom = check(&body);
+    let errors = prom
+        .get("ovpn_exporter_tls_handshake_errors_total", &[])
+        .unwrap();
+    assert!(errors >= 3.0, "{errors}");
+    assert_eq!(
+        prom.get("ovpn_exporter_web_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn tls13_only_refuses_a_tls12_client() {
+    let dir = tempdir("tls13");
+    let pki = Pki::new();
+    pki.write(&dir);
+    let web = dir.join("web.yml");
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  min_version: TLS13\n",
+    )
+    .unwrap();
+    let src = status_file();
+    let server = Server::start(&[
+        "--status-file",
+        &src,
+        "--web.config.file",
+        web.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        https_get(server.addr, "/", &pki.ca, None, &[], BOTH)
+            .unwrap()
+            .0,
+        200
+    );
+    let e = https_get(
+        server.addr,
+        "/",
+        &pki.ca,
+        None,
+        &[],
+        &[&rustls::version::TLS12],
+    );
+    assert!(e.is_err(), "{:?}", e.map(|r| r.0));
+}
+
+#[test]
+fn client_certificates_are_required_and_verified() {
+    let dir = tempdir("mtls");
+    let pki = Pki::new();
+    pki.write(&dir);
+    let web = dir.join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: {0}/server.pem\n  key_file: {0}/server.key\n  \
+             client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {0}/ca.pem\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let src = status_file();
+    // On ::1 when there is one, to cover the IPv6 listener with TLS too.
+    let listen = if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        "[::1]:0"
+    } else {
+        "127.0.0.1:0"
+    };
+    let server = Server::start_on(
+        listen,
+        &[
+            "--status-file",
+            &src,
+            "--web.config.file",
+            web.to_str().unwrap(),
+        ],
+    );
+    let (status, body) = https_get(
+        server.addr,
+        "/metrics",
+        &pki.ca,
+        Some(&pki.client),
+        &[],
+        BOTH,
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    check(&body);
+    for versions in [BOTH, &[&rustls::version::TLS12][..]] {
+        let none = https_get(server.addr, "/metrics", &pki.ca, None, &[], versions);
+        assert!(
+            none.is_err(),
+            "no client certificate: {:?}",
+            none.map(|r| r.0)
+        );
+        let stranger = https_get(
+            server.addr,
+            "/metrics",
+            &pki.ca,
+            Some(&pki.stranger),
+            &[],
+            versions,
+        );
+        assert!(
+            stranger.is_err(),
+            "certificate from another CA: {:?}",
+            stranger.map(|r| r.0)
+        );
+    }
+    // Still serving the good client.
+    let (status, _) = https_get(server.addr, "/", &pki.ca, Some(&pki.client), &[], BOTH).unwrap();
+    assert_eq!(status, 200);
+}
+
+fn write_auth(path: &Path, user: &str, password: &str) {
+    let hash = bcrypt::hash(password, 4).unwrap();
+    std::fs::write(path, format!("basic_auth_users:\n  {user}: '{hash}'\n")).unwrap();
+}
+
+#[test]
+fn basic_auth_challenges_refuses_and_accepts_on_every_endpoint() {
+    let dir = tempdir("auth");
+    let web = dir.join("web.yml");
+    write_auth(&web, "prometheus", "correct horse");
+    let src = status_file();
+    let server = Server::start(&[
+        "--status-file",
+        &src,
+        "--web.config.file",
+        web.to_str().unwrap(),
+    ]);
+    let good = basic("prometheus", "correct horse");
+    for path in [
+        "/metrics",
+        "/",
+        "/prom",
+        "/sessions",
+        "/sessions_local",
+        "/nope",
+    ] {
+        let r = server.get(path);
+        assert_eq!(r.status, 401, "{path}");
+        let challenge = r.header("www-authenticate").unwrap_or_default();
+        assert!(challenge.starts_with("Basic"), "{path}: {challenge:?}");
+        assert!(!r.text().contains("ovpn_"));
+        let wrong = server.get_with(path, &[("authorization", &basic("prometheus", "wrong"))]);
+        assert_eq!(wrong.status, 401, "{path}");
+        let nobody = server.get_with(
+            path,
+            &[("authorization", &basic("nobody", "correct horse"))],
+        );
+        assert_eq!(nobody.status, 401, "{path}");
+        let r = server.get_with(path, &[("authorization", &good)]);
+        let want = if path == "/nope" { 404 } else { 200 };
+        assert_eq!(r.status, want, "{path}");
+    }
+    let r = server.get_with("/metrics", &[("authorization", &good)]);
+    assert_eq!(
+        check(&r.text()).get("ovpn_up", &[("source", "s")]),
+        Some(1.0)
+    );
+    let prom = server.prom_with(&[("authorization", &good)]);
+    assert_eq!(
+        prom.get(
+            "ovpn_exporter_http_requests_denied_total",
+            &[("reason", "auth")]
+        ),
+        Some(18.0)
+    );
+    assert_eq!(
+        prom.get(
+            "ovpn_exporter_http_requests_denied_total",
+            &[("reason", "allow_list")]
+        ),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn tls_and_basic_auth_together() {
+    let dir = tempdir("tls-auth");
+    let pki = Pki::new();
+    pki.write(&dir);
+    let web = dir.join("web.yml");
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n\
+             basic_auth_users:\n  prometheus: {hash}\n"
+        ),
+    )
+    .unwrap();
+    let src = status_file();
+    let server = Server::start(&[
+        "--status-file",
+        &src,
+        "--web.config.file",
+        web.to_str().unwrap(),
+    ]);
+    let get = |auth: &[(&str, &str)]| {
+        https_get(server.addr, "/metrics", &pki.ca, None, auth, BOTH)
+            .unwrap()
+            .0
+    };
+    assert_eq!(get(&[]), 401);
+    assert_eq!(get(&[("authorization", &basic("prometheus", "nope"))]), 401);
+    assert_eq!(
+        get(&[("authorization", &basic("prometheus", "s3cret"))]),
+        200
+    );
+}
+
+/// Polls `f` until it is true or 10 s pass.
+fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn web_config_reloads_on_sighup_and_keeps_the_last_good_one() {
+    let dir = tempdir("sighup");
+    let web = dir.join("web.yml");
+    write_auth(&web, "prom", "old");
+    let src = status_file();
+    // Interval 0: only SIGHUP reloads, so the test shows SIGHUP did it.
+    let mut server = Server::start(&[
+        "--status-file",
+        &src,
+        "--web.config.file",
+        web.to_str().unwrap(),
+        "--web.config.reload-interval",
+        "0",
+    ]);
+    let status = |pass: &str| {
+        server
+            .get_with("/", &[("authorization", &basic("prom", pass))])
+            .status
+    };
+    assert_eq!(status("old"), 200);
+    write_auth(&web, "prom", "new");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(status("old"), 200, "reloaded without SIGHUP");
+    assert_eq!(status("new"), 401);
+    server.signal("HUP");
+    assert!(
+        eventually(|| status("new") == 200),
+        "new password never accepted"
+    );
+    assert_eq!(status("old"), 401);
+
+    // A broken file: logged, the previous configuration stays.
+    std::fs::write(&web, "basic_auth_users:\n  prom: not-a-hash\n").unwrap();
+    server.signal("HUP");
+    let auth = basic("prom", "new");
+    assert!(
+        eventually(|| {
+            server
+                .prom_with(&[("authorization", &auth)])
+                .get("ovpn_exporter_web_config_last_reload_successful", &[])
+                == Some(0.0)
+        }),
+        "failed reload not reported"
+    );
+    assert_eq!(status("new"), 200);
+    assert_eq!(status("old"), 401);
+    // Fixed again.
+    write_auth(&web, "prom", "newer");
+    server.signal("HUP");
+    assert!(eventually(|| status("newer") == 200));
+    let prom = server.prom_with(&[("authorization", &basic("prom", "newer"))]);
+    assert_eq!(
+        prom.get("ovpn_exporter_web_config_last_reload_successful", &[]),
+        Some(1.0)
+    );
+    assert!(server.alive());
+}
+
+#[test]
+fn web_config_reloads_when_a_file_changes() {
+    let dir = tempdir("reload-watch");
+    let pki = Pki::new();
+    pki.write(&dir);
+    let web = dir.join("web.yml");
+    write_auth(&web, "prom", "one");
+    let src = status_file();
+    let server = Server::start(&[
+        "--status-file",
+        &src,
+        "--web.config.file",
+        web.to_str().unwrap(),
+        "--web.config.reload-interval",
+        "100ms",
+    ]);
+    let status = |pass: &str| {
+        server
+            .get_with("/", &[("authorization", &basic("prom", pass))])
+            .status
+    };
+    assert_eq!(status("one"), 200);
+    write_auth(&web, "prom", "two");
+    assert!(eventually(|| status("two") == 200), "change not picked up");
+    assert_eq!(status("one"), 401);
+    // Switching to HTTPS by editing the file: new connections get TLS.
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n",
+    )
+    .unwrap();
+    assert!(eventually(|| https_get(
+        server.addr,
+        "/",
+        &pki.ca,
+        None,
+        &[],
+        BOTH
+    )
+    .is_ok_and(|(s, _)| s == 200)));
+}
+
+#[test]
+fn a_bad_web_config_stops_startup_with_one_line() {
+    let dir = tempdir("badweb");
+    let src = status_file();
+    let missing = dir.join("missing.yml");
+    let cases: [(&str, Option<&str>); 6] = [
+        ("missing", None),
+        (
+            "tls_server_config:\n  cipher_suites: [x]\n",
+            Some("cipher_suites"),
+        ),
+        ("basic_auth_users:\n  prom: hunter2\n", Some("bcrypt")),
+        (
+            "tls_server_config:\n  cert_file: nope.pem\n  key_file: nope.key\n",
+            Some("nope.pem"),
+        ),
+        ("tls_server_config:\n  cert_file: x.pem\n", Some("key_file")),
+        (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: Maybe\n",
+            Some("Maybe"),
+        ),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let path = if want.is_none() {
+            missing.clone()
+        } else {
+            let p = dir.join(format!("web{i}.yml"));
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let (code, stderr) = start_fails(&[
+            "--status-file",
+            &src,
+            "--web.config.file",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{text:?}: {stderr}");
+        let lines: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("ovpn-exporter:"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
+        assert!(lines[0].contains(path.to_str().unwrap()), "{stderr}");
+        if let Some(w) = want {
+            assert!(lines[0].contains(w), "{text:?}: {stderr}");
+        }
+    }
+}
