@@ -79,7 +79,7 @@ impl App {
                     .await
                     .unwrap_or_default()
             } else {
-                r.metrics.clone()
+                r.metrics()
             };
             let mut resp = response(StatusCode::OK, TEXT_FORMAT, body);
             resp.headers_mut()
