@@ -157,3 +157,28 @@ pub fn count_newlines(input: &[u8]) -> usize {
 pub fn visit_separators(input: &[u8], sep: u8) -> usize {
     memchr::memchr2_iter(sep, b'\n', input).fold(0, |acc, i| acc ^ i)
 }
+
+/// One exporter source serving `bytes`, as the exporter holds it after a
+/// complete read.
+pub fn exporter_source(bytes: &[u8]) -> Vec<ovpn_exporter::render::SourceState> {
+    use ovpn_exporter::config::SourceSpec;
+    use ovpn_exporter::snapshot::Snapshot;
+    vec![ovpn_exporter::render::SourceState {
+        spec: SourceSpec::new("udp", "/run/openvpn/server.status".into()),
+        up: true,
+        errors: Default::default(),
+        snapshot: Some(std::sync::Arc::new(Snapshot {
+            bytes: bytes::Bytes::copy_from_slice(bytes),
+            mtime: Some(1_795_360_616.0),
+        })),
+    }]
+}
+
+/// Exporter render options: every collector, per-client series on or off.
+pub fn exporter_options(client_metrics: bool) -> ovpn_exporter::render::Options {
+    ovpn_exporter::render::Options {
+        client_metrics,
+        kumina_names: false,
+        collectors: ovpn_exporter::collect::Collectors::ALL,
+    }
+}

@@ -1,6 +1,6 @@
-//! The exporter's renderings of whatever the parser accepts: the exposition
-//! passes the strict validator (escaping, one HELP/TYPE per family, no
-//! duplicate series), its gzip copy inflates to the same bytes, the sessions
+//! The exporter's renderings of whatever the parser accepts: the exposition,
+//! inflated from the gzip copy that scrapes get, passes the strict validator
+//! (escaping, one HELP/TYPE per family, no duplicate series), the sessions
 //! JSON is an array of string-valued objects, one per client, and
 //! `ovpn_sessions_total` counts the clients.
 #![no_main]

@@ -73,10 +73,10 @@ pub fn run(cli: &Cli) -> Result<(), String> {
     if cli.once {
         let rendered = exporter.refresh(collect::Collectors::ALL);
         return match &cli.once_output {
-            Some(path) => write_atomically(path, &rendered.metrics),
+            Some(path) => write_atomically(path, &rendered.metrics()),
             None => std::io::stdout()
                 .lock()
-                .write_all(&rendered.metrics)
+                .write_all(&rendered.metrics())
                 .map_err(|e| format!("stdout: {e}")),
         };
     }

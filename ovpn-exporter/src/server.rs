@@ -230,13 +230,14 @@ impl App {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
         };
         let gzip = accepts_gzip(req);
+        // The gzip copy is made with the rendering; the plain text is
+        // inflated from it on the first request that wants it.
         let body = if gzip {
-            let r2 = Arc::clone(&r);
-            tokio::task::spawn_blocking(move || r2.metrics_gzip())
+            r.metrics_gzip()
+        } else {
+            tokio::task::spawn_blocking(move || r.metrics())
                 .await
                 .unwrap_or_default()
-        } else {
-            r.metrics.clone()
         };
         let mut resp = response(StatusCode::OK, TEXT_FORMAT, body);
         resp.headers_mut()

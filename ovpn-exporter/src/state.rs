@@ -121,7 +121,7 @@ mod tests {
         .unwrap();
         let changed = exp.refresh(Collectors::ALL);
         assert!(!Arc::ptr_eq(&first, &changed));
-        let text = String::from_utf8(changed.metrics.to_vec()).unwrap();
+        let text = String::from_utf8(changed.metrics().to_vec()).unwrap();
         assert!(text.contains("name=\"Auth read bytes\"} 22\n"), "{text}");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -117,61 +117,59 @@ fn sessions_total(out: &mut Exposition, sources: &[SourceRef<'_>]) {
     out.sample("ovpn_sessions_total", &[], n as u64);
 }
 
-/// The seed `client` label: `<CN>_<virtual address>_<proto>`.
-pub fn seed_client_label(s: &SourceRef<'_>, c: &Client<'_>, virtual_address: &[u8]) -> String {
-    let proto = c
-        .real_address
-        .protocol()
-        .map_or(s.spec.proto.as_str(), |p| p.as_str());
-    let mut label = lossy(c.common_name.as_bytes()).into_owned();
-    label.push('_');
-    label.push_str(&lossy(virtual_address));
-    label.push('_');
-    label.push_str(proto);
-    label
-}
+/// The seed `client` label's parts: common name, virtual address, proto.
+type SeedKey<'a> = (&'a [u8], &'a [u8], &'static str);
 
 fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>]) {
     // Colliding labels are summed so that totals stay exact; series come in
-    // the order their label first appears.
-    let mut sums: Vec<(u64, u64)> = Vec::new();
-    let mut index: FxHashMap<String, usize> = FxHashMap::default();
+    // the order their label first appears. Keys borrow from the snapshots;
+    // each label text is built once, into one reused buffer, when written.
+    let mut series: Vec<(SeedKey<'_>, u64, u64)> = Vec::new();
+    let mut index: FxHashMap<SeedKey<'_>, usize> = FxHashMap::default();
     for s in sources {
         let Some(v) = &s.view else { continue };
+        series.reserve(v.clients.len());
+        index.reserve(v.clients.len());
         for (c, va) in v.clients.iter().zip(&v.virtual_addresses) {
-            let next = sums.len();
-            let i = *index.entry(seed_client_label(s, c, va)).or_insert(next);
-            if i == next {
-                sums.push((0, 0));
-            }
-            if let Some(e) = sums.get_mut(i) {
-                e.0 = e.0.saturating_add(c.bytes_received);
-                e.1 = e.1.saturating_add(c.bytes_sent);
+            let proto = c
+                .real_address
+                .protocol()
+                .map_or(s.spec.proto.as_str(), |p| p.as_str());
+            let key = (c.common_name.as_bytes(), *va, proto);
+            let i = *index.entry(key).or_insert(series.len());
+            if let Some(e) = series.get_mut(i) {
+                e.1 = e.1.saturating_add(c.bytes_received);
+                e.2 = e.2.saturating_add(c.bytes_sent);
+            } else {
+                series.push((key, c.bytes_received, c.bytes_sent));
             }
         }
     }
-    let mut labels: Vec<(String, usize)> = index.into_iter().collect();
-    labels.sort_unstable_by_key(|(_, i)| *i);
-    let labels: Vec<(String, (u64, u64))> = labels
-        .into_iter()
-        .filter_map(|(l, i)| Some((l, *sums.get(i)?)))
-        .collect();
+    let mut label = String::new();
+    let mut each = |out: &mut Exposition, name: &str, pick: fn(&(SeedKey<'_>, u64, u64)) -> u64| {
+        for e in &series {
+            let (cn, va, proto) = e.0;
+            label.clear();
+            label.push_str(&lossy(cn));
+            label.push('_');
+            label.push_str(&lossy(va));
+            label.push('_');
+            label.push_str(proto);
+            out.sample(name, &[("client", &label)], pick(e));
+        }
+    };
     out.family(
         "ovpn_bytes_in_total",
         "counter",
         "Bytes Received per client label <CN>_<virtual address>_<proto> (seed exporter).",
     );
-    for (label, (rx, _)) in &labels {
-        out.sample("ovpn_bytes_in_total", &[("client", label)], *rx);
-    }
+    each(out, "ovpn_bytes_in_total", |e| e.1);
     out.family(
         "ovpn_bytes_out_total",
         "counter",
         "Bytes Sent per client label <CN>_<virtual address>_<proto> (seed exporter).",
     );
-    for (label, (_, tx)) in &labels {
-        out.sample("ovpn_bytes_out_total", &[("client", label)], *tx);
-    }
+    each(out, "ovpn_bytes_out_total", |e| e.2);
 }
 
 fn up(out: &mut Exposition, sources: &[SourceRef<'_>]) {
@@ -396,15 +394,10 @@ fn per_client(out: &mut Exposition, sources: &[SourceRef<'_>]) {
     );
     each(out, &|out, labels, m| {
         let client = m.first;
-        let text = |field: Option<ovpn_status::Text<'_>>| {
-            field
-                .map_or(Cow::Borrowed(""), |t| lossy(t.as_bytes()))
-                .into_owned()
-        };
         let va = lossy(m.virtual_address);
-        let v6 = text(client.virtual_ipv6_address);
-        let user = text(client.username_if_defined());
-        let cipher = text(client.data_channel_cipher);
+        let v6 = opt_text(client.virtual_ipv6_address);
+        let user = opt_text(client.username_if_defined());
+        let cipher = opt_text(client.data_channel_cipher);
         out.sample(
             "ovpn_client_info",
             &[
@@ -419,4 +412,9 @@ fn per_client(out: &mut Exposition, sources: &[SourceRef<'_>]) {
             1u64,
         );
     });
+}
+
+/// An optional field as label text, empty when absent.
+fn opt_text(field: Option<ovpn_status::Text<'_>>) -> Cow<'_, str> {
+    field.map_or(Cow::Borrowed(""), |t| lossy(t.as_bytes()))
 }

@@ -1,14 +1,17 @@
-//! Renderings of a set of snapshots: the exposition (eager, plus a lazy
-//! gzip copy) and the sessions JSON (lazy), each built at most once and
-//! shared by every request as `Bytes`.
+//! Renderings of a set of snapshots: the exposition (gzip-compressed as it
+//! is written, the plain text inflated from it on first use) and the
+//! sessions JSON (lazy), each built at most once and shared by every request
+//! as `Bytes`.
 
 pub mod exposition;
+pub mod gzip;
 pub mod hash;
 pub mod kumina;
 pub mod sessions;
 pub mod text;
 
-use std::io::Write as _;
+use std::io::Read as _;
+use std::num::NonZero;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -16,11 +19,6 @@ use bytes::Bytes;
 
 use crate::config::SourceSpec;
 use crate::snapshot::{Snapshot, View};
-
-/// Room reserved per client in the exposition, enough for the default
-/// families (about 700 bytes with typical names) so the buffer is never
-/// copied while it grows; pages not written are never resident.
-const CLIENT_BYTES: usize = 1024;
 
 /// What to render.
 #[derive(Clone, Copy, Debug)]
@@ -80,32 +78,31 @@ fn refs(states: &[SourceState], keep_routes: bool) -> Vec<SourceRef<'_>> {
 /// Everything served for one set of snapshots.
 #[derive(Debug)]
 pub struct Rendered {
-    /// The exposition text.
-    pub metrics: Bytes,
-    gzip: OnceLock<Bytes>,
+    /// The exposition, gzip-compressed: what Prometheus asks for.
+    gzip: Bytes,
+    /// The exposition's length.
+    plain_len: usize,
+    plain: OnceLock<Bytes>,
     sessions: OnceLock<Bytes>,
     states: Vec<SourceState>,
     server: String,
 }
 
 impl Rendered {
-    /// Renders the exposition now; the rest on first use.
+    /// Renders and compresses the exposition now; the rest on first use.
     pub fn new(states: Vec<SourceState>, opts: Options, server: String) -> Self {
         let start = Instant::now();
-        let metrics = {
+        let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
+        let mut plain_len = 0;
+        let gzip = gzip::compress(threads, |sink| {
             let refs = refs(&states, opts.kumina_names);
-            let clients: usize = refs
-                .iter()
-                .filter_map(|r| r.view.as_ref())
-                .map(|v| v.clients.len())
-                .sum();
-            let mut out = text::Exposition::with_capacity(4096 + clients * CLIENT_BYTES);
+            let mut out = text::Exposition::streaming(sink);
             exposition::write(&mut out, &refs, opts);
             if opts.collectors.has(crate::collect::Collectors::EXPORTER) {
                 out.family(
                     "ovpn_exporter_render_duration_seconds",
                     "gauge",
-                    "Time spent parsing snapshots and rendering this exposition.",
+                    "Time spent parsing snapshots, rendering and compressing this exposition.",
                 );
                 out.sample(
                     "ovpn_exporter_render_duration_seconds",
@@ -113,28 +110,31 @@ impl Rendered {
                     start.elapsed().as_secs_f64(),
                 );
             }
-            Bytes::from(out.into_bytes())
-        };
+            plain_len = out.finish();
+        });
         Rendered {
-            metrics,
-            gzip: OnceLock::new(),
+            gzip: Bytes::from(gzip),
+            plain_len,
+            plain: OnceLock::new(),
             sessions: OnceLock::new(),
             states,
             server,
         }
     }
 
-    /// The exposition, gzip-compressed (built on first call).
+    /// The exposition, gzip-compressed.
     pub fn metrics_gzip(&self) -> Bytes {
-        self.gzip
+        self.gzip.clone()
+    }
+
+    /// The exposition text (inflated on first call).
+    pub fn metrics(&self) -> Bytes {
+        self.plain
             .get_or_init(|| {
-                let mut enc = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(self.metrics.len() / 8),
-                    flate2::Compression::fast(),
-                );
-                // Writing to a Vec cannot fail.
-                let _ = enc.write_all(&self.metrics);
-                Bytes::from(enc.finish().unwrap_or_default())
+                let mut out = Vec::with_capacity(self.plain_len);
+                // Inflating what `gzip::compress` wrote cannot fail.
+                let _ = flate2::read::GzDecoder::new(&self.gzip[..]).read_to_end(&mut out);
+                Bytes::from(out)
             })
             .clone()
     }

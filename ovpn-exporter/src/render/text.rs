@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use super::gzip::{BLOCK, Sink};
+
 /// Lossy UTF-8: invalid sequences become U+FFFD.
 pub fn lossy(b: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(b)
@@ -28,18 +30,55 @@ impl From<f64> for Value {
     }
 }
 
-/// Builds one exposition document.
+/// Builds one exposition document, whole or in blocks sent to a gzip
+/// [`Sink`] as it grows.
 #[derive(Debug, Default)]
-pub struct Exposition {
+pub struct Exposition<'s> {
     buf: Vec<u8>,
+    sink: Option<&'s mut Sink>,
+    /// Bytes already sent to the sink.
+    sent: usize,
 }
 
-impl Exposition {
-    /// An empty document with some room.
+impl<'s> Exposition<'s> {
+    /// An empty document with some room, kept whole.
     pub fn with_capacity(n: usize) -> Self {
         Exposition {
             buf: Vec::with_capacity(n),
+            sink: None,
+            sent: 0,
         }
+    }
+
+    /// An empty document whose text goes to `sink` in blocks of about
+    /// [`BLOCK`] bytes, each ending at a line end.
+    pub fn streaming(sink: &'s mut Sink) -> Self {
+        Exposition {
+            buf: Vec::with_capacity(BLOCK + BLOCK / 8),
+            sink: Some(sink),
+            sent: 0,
+        }
+    }
+
+    /// Sends the text written so far to the sink, if there is one and
+    /// enough text. Called after each complete line.
+    fn line_done(&mut self) {
+        if self.buf.len() >= BLOCK
+            && let Some(sink) = self.sink.as_deref_mut()
+        {
+            let block = std::mem::replace(&mut self.buf, Vec::with_capacity(BLOCK + BLOCK / 8));
+            self.sent += block.len();
+            sink.send(block);
+        }
+    }
+
+    /// Sends the rest to the sink; returns the document's total length.
+    pub fn finish(mut self) -> usize {
+        let len = self.buf.len();
+        if let Some(sink) = self.sink.take() {
+            sink.send(std::mem::take(&mut self.buf));
+        }
+        len + self.sent
     }
 
     /// `# HELP` and `# TYPE` lines of a family. `help` must not hold `\` or
@@ -59,6 +98,7 @@ impl Exposition {
         ] {
             self.buf.extend_from_slice(part.as_bytes());
         }
+        self.line_done();
     }
 
     /// One sample line; label values are escaped.
@@ -85,9 +125,11 @@ impl Exposition {
             Value::Float(v) => write_float(&mut self.buf, v),
         }
         self.buf.push(b'\n');
+        self.line_done();
     }
 
-    /// The document.
+    /// The document (for one kept whole; a streaming one has sent its
+    /// text to the sink).
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }
@@ -97,7 +139,7 @@ impl Exposition {
 pub fn escape_label(out: &mut Vec<u8>, v: &str) {
     let mut rest = v.as_bytes();
     // Copy runs between special bytes in one go: most values have none.
-    while let Some(i) = rest.iter().position(|&b| matches!(b, b'\\' | b'"' | b'\n')) {
+    while let Some(i) = memchr::memchr3(b'\\', b'"', b'\n', rest) {
         let (run, tail) = rest.split_at(i);
         out.extend_from_slice(run);
         let Some((&b, tail)) = tail.split_first() else {

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# End-to-end scrapes of the release exporter over loopback with curl, the
+# way Prometheus scrapes (Accept-Encoding: gzip), at 1k, 10k and 100k
+# clients (status-version 3 from ovpn-testgen):
+#   first   the first scrape after the status file changed (read, parse,
+#           render, compress), median of ROUNDS changes;
+#   cached  a scrape of an unchanged file, median of ROUNDS;
+#   render  the exporter's own ovpn_exporter_render_duration_seconds;
+#   rss     the process's peak resident memory (VmHWM) at the end.
+# Run from the repository root: bash benches/scrape.sh [ROUNDS]
+set -euo pipefail
+rounds=${1:-9}
+target=${CARGO_TARGET_DIR:-target}
+cargo build -q --release -p ovpn-exporter -p ovpn-testgen
+work=$(mktemp -d)
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ms() { awk '{ printf "%.1f", $1 * 1000 }'; }
+scrape() { curl -s -o "$work/out.gz" -H 'Accept-Encoding: gzip' -w '%{time_total}\n' "http://127.0.0.1:$port/metrics"; }
+
+printf '%-8s %10s %10s %10s %10s %8s %9s\n' clients status_MB expo_MB gzip_MB first_ms cached_ms rss_MB
+port=${SCRAPE_PORT:-29234}
+for clients in 1000 10000 100000; do
+    status=$work/server.status
+    "$target/release/ovpn-testgen" --version v3 --clients "$clients" > "$status"
+    port=$((port + 1))
+    "$target/release/ovpn-exporter" --status-file "udp=$status" \
+        --web.listen-address "127.0.0.1:$port" --log.level warn &
+    pid=$!
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+    scrape > /dev/null
+    first=$(for i in $(seq "$rounds"); do
+        # A new mtime is a change; sleep past the exporter's 25 ms quiet rule.
+        touch -d "@$((1795360616 + i))" "$status"
+        sleep 0.1
+        scrape
+    done | median)
+    cached=$(for _ in $(seq "$rounds"); do scrape; done | median)
+    gz=$(stat -c %s "$work/out.gz")
+    expo=$(gunzip -c "$work/out.gz" | wc -c)
+    rss=$(awk '/VmHWM/ { print $2 / 1024 }' "/proc/$pid/status")
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+    mib() { awk -v n="$1" 'BEGIN { printf "%.1f", n / 1048576 }'; }
+    printf '%-8s %10s %10s %10s %10s %8s %9.0f\n' "$clients" \
+        "$(mib "$(stat -c %s "$status")")" "$(mib "$expo")" "$(mib "$gz")" \
+        "$(echo "$first" | ms)" "$(echo "$cached" | ms)" "$rss"
+done
