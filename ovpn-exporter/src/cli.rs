@@ -32,6 +32,38 @@ pub struct Cli {
     )]
     pub status_files: Vec<String>,
 
+    /// An OpenVPN management interface to ask for `status 3` on each
+    /// scrape, `[NAME=]ADDR` with ADDR `unix:/path` or `host:port`;
+    /// repeatable. Without a name the source is called `management` (then
+    /// `management2`, ...).
+    #[arg(
+        long = "management",
+        env = "OVPN_EXPORTER_MANAGEMENT",
+        value_name = "[NAME=]ADDR",
+        value_delimiter = ','
+    )]
+    pub management: Vec<String>,
+
+    /// File holding the management interface password (its first line),
+    /// for interfaces started with a password file.
+    #[arg(
+        long = "management.password-file",
+        env = "OVPN_EXPORTER_MANAGEMENT_PASSWORD_FILE",
+        value_name = "FILE"
+    )]
+    pub management_password_file: Option<PathBuf>,
+
+    /// Longest wait for a management interface's reply (connect, password,
+    /// `status 3`); past it the scrape serves the last snapshot and counts
+    /// the error (reason `timeout`).
+    #[arg(
+        long = "management.timeout",
+        env = "OVPN_EXPORTER_MANAGEMENT_TIMEOUT",
+        default_value = "3s",
+        value_parser = parse_duration
+    )]
+    pub management_timeout: Duration,
+
     /// Address to listen on: `HOST:PORT`, or `:PORT` for all interfaces.
     #[arg(
         long = "web.listen-address",

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::management::Address;
+
 /// Transport a source's clients use when the Real Address has no prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Proto {
@@ -24,20 +26,48 @@ impl Proto {
     }
 }
 
-/// One status file to export.
+/// Where a source's status documents come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A status file OpenVPN rewrites (`status FILE`).
+    File(PathBuf),
+    /// A management interface asked for `status 3`.
+    Management(Address),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(p) => write!(f, "{}", p.display()),
+            Location::Management(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// One source to export.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceSpec {
     /// The `source` label value.
     pub name: String,
-    /// Status file path.
-    pub path: PathBuf,
+    /// Status file or management interface.
+    pub location: Location,
     /// Protocol used when the Real Address carries no prefix.
     pub proto: Proto,
 }
 
 impl SourceSpec {
-    /// A source whose protocol follows from its name (`tcp`, else `udp`).
+    /// A status file source whose protocol follows from its name (`tcp`,
+    /// else `udp`).
     pub fn new(name: &str, path: PathBuf) -> Self {
+        Self::at(name, Location::File(path))
+    }
+
+    /// A management interface source, protocol as for [`new`](Self::new).
+    pub fn management(name: &str, address: Address) -> Self {
+        Self::at(name, Location::Management(address))
+    }
+
+    fn at(name: &str, location: Location) -> Self {
         let proto = if name == "tcp" {
             Proto::Tcp
         } else {
@@ -45,7 +75,7 @@ impl SourceSpec {
         };
         SourceSpec {
             name: name.to_owned(),
-            path,
+            location,
             proto,
         }
     }
@@ -108,47 +138,73 @@ fn one_line(s: &str) -> String {
     line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }
 
-/// Adds the `--status-file [NAME=]PATH` sources after the config file's.
+/// Adds the `--status-file [NAME=]PATH` and `--management [NAME=]ADDR`
+/// sources after the config file's, and checks the whole list.
 ///
 /// # Errors
-/// An empty path, a bad or duplicate name.
-pub fn add_flags(specs: &mut Vec<SourceSpec>, flags: &[String]) -> Result<(), String> {
-    let mut unnamed = 0usize;
-    for flag in flags {
-        let (name, path) = match flag.split_once('=') {
-            Some((name, path)) if valid_name(name) => (name.to_owned(), path),
-            Some((name, _)) if !name.contains('/') => {
-                return Err(format!(
-                    "--status-file {flag:?}: source name {name:?} must be letters, digits, '_' or '-'"
-                ));
-            }
-            _ => {
-                unnamed += 1;
-                let name = if unnamed == 1 {
-                    "status".to_owned()
-                } else {
-                    format!("status{unnamed}")
-                };
-                (name, flag.as_str())
-            }
-        };
-        if path.is_empty() {
+/// An empty path, a bad address, a bad or duplicate name, no source at all.
+pub fn add_flags(
+    specs: &mut Vec<SourceSpec>,
+    status_files: &[String],
+    management: &[String],
+) -> Result<(), String> {
+    for (flag, name, value) in named("--status-file", "status", status_files)? {
+        if value.is_empty() {
             return Err(format!("--status-file {flag:?}: empty path"));
         }
-        specs.push(SourceSpec::new(&name, PathBuf::from(path)));
+        specs.push(SourceSpec::new(&name, PathBuf::from(value)));
+    }
+    for (flag, name, value) in named("--management", "management", management)? {
+        let address = Address::parse(value).map_err(|e| format!("--management {flag:?}: {e}"))?;
+        specs.push(SourceSpec::management(&name, address));
     }
     for (i, s) in specs.iter().enumerate() {
         if specs.iter().take(i).any(|o| o.name == s.name) {
             return Err(format!(
-                "source name {:?} is used twice (name --status-file sources with NAME=PATH)",
+                "source name {:?} is used twice (name sources with NAME=PATH or NAME=ADDR)",
                 s.name
             ));
         }
     }
     if specs.is_empty() {
-        return Err("no status file: give --config.file or --status-file [NAME=]PATH".into());
+        return Err(
+            "no source: give --config.file, --status-file [NAME=]PATH or --management [NAME=]ADDR"
+                .into(),
+        );
     }
     Ok(())
+}
+
+/// Splits `[NAME=]VALUE` flags; unnamed ones are called `default`, then
+/// `default2`, `default3`, ... A `=` after a `/` or `:` belongs to the value.
+fn named<'f>(
+    option: &str,
+    default: &str,
+    flags: &'f [String],
+) -> Result<Vec<(&'f str, String, &'f str)>, String> {
+    let mut unnamed = 0usize;
+    let mut out = Vec::with_capacity(flags.len());
+    for flag in flags {
+        let (name, value) = match flag.split_once('=') {
+            Some((name, value)) if valid_name(name) => (name.to_owned(), value),
+            Some((name, _)) if !name.contains(['/', ':']) => {
+                return Err(format!(
+                    "{option} {flag:?}: source name {name:?} must be letters, digits, '_' or '-'"
+                ));
+            }
+            _ => {
+                unnamed += 1;
+                let name = if unnamed == 1 {
+                    default.to_owned()
+                } else {
+                    format!("{default}{unnamed}")
+                };
+                (name, flag.as_str())
+            }
+        };
+        out.push((flag.as_str(), name, value));
+    }
+    Ok(out)
 }
 
 fn valid_name(name: &str) -> bool {
@@ -167,7 +223,7 @@ mod tests {
         let s = parse_yaml("ovpn_udp_status: /a\novpn_tcp_status: /b\n").unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].name.as_str(), s[0].proto), ("tcp", Proto::Tcp));
-        assert_eq!(s[0].path, PathBuf::from("/b"));
+        assert_eq!(s[0].location, Location::File(PathBuf::from("/b")));
         assert_eq!((s[1].name.as_str(), s[1].proto), ("udp", Proto::Udp));
         let s = parse_yaml("ovpn_status: /c").unwrap();
         assert_eq!((s[0].name.as_str(), s[0].proto), ("status", Proto::Udp));
@@ -193,15 +249,27 @@ mod tests {
                 "/x/c".into(),
                 "/x/=d".into(),
             ],
+            &["unix:/run/m=1.sock".into(), "udp=127.0.0.1:7505".into()],
         )
         .unwrap();
         let names: Vec<_> = s.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["status", "tcp", "status2", "status3"]);
+        assert_eq!(
+            names,
+            ["status", "tcp", "status2", "status3", "management", "udp"]
+        );
         assert_eq!(s[1].proto, Proto::Tcp);
-        assert_eq!(s[3].path, PathBuf::from("/x/=d"));
+        assert_eq!(s[3].location, Location::File(PathBuf::from("/x/=d")));
+        assert_eq!(
+            s[4].location,
+            Location::Management(Address::Unix("/run/m=1.sock".into()))
+        );
+        assert_eq!(s[5].location.to_string(), "127.0.0.1:7505");
+        let none: &[String] = &[];
         let mut s = Vec::new();
-        assert!(add_flags(&mut s, &["a=/x".into(), "a=/y".into()]).is_err());
-        assert!(add_flags(&mut Vec::new(), &[]).is_err());
-        assert!(add_flags(&mut Vec::new(), &["a b=/x".into()]).is_err());
+        assert!(add_flags(&mut s, &["a=/x".into(), "a=/y".into()], none).is_err());
+        assert!(add_flags(&mut Vec::new(), none, none).is_err());
+        assert!(add_flags(&mut Vec::new(), &["a b=/x".into()], none).is_err());
+        assert!(add_flags(&mut Vec::new(), none, &["a=nowhere".into()]).is_err());
+        assert!(add_flags(&mut Vec::new(), &["a=/x".into()], &["a=[::1]:1".into()]).is_err());
     }
 }

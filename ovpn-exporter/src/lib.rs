@@ -4,8 +4,9 @@
 //! The binary (`src/main.rs`) only parses flags, sets up logging and calls
 //! [`run`]. Nothing here is a stable API: the crate is not published.
 //!
-//! The pipeline: a [`source::FileSource`] reads a status file into a
-//! [`snapshot::Snapshot`] when its (inode, size, mtime) changed; the
+//! The pipeline: a [`source::Source`] reads a status file into a
+//! [`snapshot::Snapshot`] when its (inode, size, mtime) changed, or asks a
+//! [`management`] interface for `status 3`; the
 //! [`state::Exporter`] turns the current snapshots into a
 //! [`render::Rendered`] (exposition, gzip copy, sessions JSON) once per
 //! change; the [`server`] hands its `Bytes` to every scrape.
@@ -15,6 +16,7 @@
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod management;
 pub mod process;
 pub mod render;
 pub mod server;
@@ -41,7 +43,7 @@ fn sources(cli: &Cli) -> Result<Vec<SourceSpec>, String> {
         Some(path) => config::load_file(path)?,
         None => Vec::new(),
     };
-    config::add_flags(&mut specs, &cli.status_files)?;
+    config::add_flags(&mut specs, &cli.status_files, &cli.management)?;
     Ok(specs)
 }
 
@@ -59,11 +61,17 @@ pub fn run(cli: &Cli) -> Result<(), String> {
             cli.telemetry_path
         ));
     }
+    let management_password = match &cli.management_password_file {
+        Some(path) => Some(read_password(path)?),
+        None => None,
+    };
     let limits = Limits {
         max_bytes: cli.max_bytes,
+        max_line_bytes: cli.max_line_bytes,
         max_stale: cli.max_stale,
+        management_timeout: cli.management_timeout,
+        management_password,
     };
-    source::set_max_line_bytes(cli.max_line_bytes);
     let opts = Options {
         client_metrics: !cli.no_client_metrics,
         collectors: collect::Collectors::ALL,
@@ -152,4 +160,20 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<(), String> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(err)
+}
+
+/// The management password: the file's first line, as OpenVPN reads its
+/// own `management ... PW-FILE`.
+fn read_password(path: &Path) -> Result<Vec<u8>, String> {
+    let text = std::fs::read(path)
+        .map_err(|e| format!("--management.password-file {}: {e}", path.display()))?;
+    let line = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return Err(format!(
+            "--management.password-file {}: the first line is empty",
+            path.display()
+        ));
+    }
+    Ok(line.to_vec())
 }

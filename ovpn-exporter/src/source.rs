@@ -1,15 +1,16 @@
-//! A status file source: cheap change detection, bounded retry of torn
-//! reads, and the last good snapshot kept for a while when reads fail.
+//! A source of status documents, a file or a management interface: cheap
+//! change detection and bounded retry of torn reads for files, and for
+//! both the last good snapshot kept for a while when reads fail.
 
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::config::SourceSpec;
+use crate::config::{Location, SourceSpec};
+use crate::management::{self, Management};
 use crate::snapshot::{self, Reject, Snapshot};
 
 /// Attempts per changed file before the read counts as failed.
@@ -24,18 +25,6 @@ const SETTLE: Duration = Duration::from_millis(25);
 /// line of 512 bytes or more (it stops writing the file instead), so this
 /// only stops a file that is not a status file from being parsed.
 pub const DEFAULT_MAX_LINE_BYTES: u64 = 64 * 1024;
-
-/// The longest line accepted; process-wide, set once from
-/// `--status.max-line-bytes` before the first read.
-// A global rather than a `Limits` field only because `Limits` is built by
-// struct literal in code this change does not touch; see `set_max_line_bytes`.
-static MAX_LINE_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MAX_LINE_BYTES);
-
-/// Sets the longest status file line accepted (`--status.max-line-bytes`);
-/// a file with a longer line fails with [`Reason::TooLarge`].
-pub fn set_max_line_bytes(n: u64) {
-    MAX_LINE_BYTES.store(n, Ordering::Relaxed);
-}
 
 /// Why a read failed; the `reason` label of the read-error counter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,16 +41,23 @@ pub enum Reason {
     /// Larger than `--status.max-bytes`, or a line longer than
     /// `--status.max-line-bytes`.
     TooLarge,
+    /// A management interface could not be reached or refused the
+    /// password.
+    Unreachable,
+    /// A management interface did not finish its reply in time.
+    Timeout,
 }
 
 impl Reason {
     /// All reasons, in label order.
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 7] = [
         Reason::Missing,
         Reason::Empty,
         Reason::Incomplete,
         Reason::Invalid,
         Reason::TooLarge,
+        Reason::Unreachable,
+        Reason::Timeout,
     ];
 
     /// The label value.
@@ -72,6 +68,8 @@ impl Reason {
             Reason::Incomplete => "incomplete",
             Reason::Invalid => "invalid",
             Reason::TooLarge => "too_large",
+            Reason::Unreachable => "unreachable",
+            Reason::Timeout => "timeout",
         }
     }
 
@@ -120,19 +118,53 @@ enum Seen {
     File(Option<FileKey>),
 }
 
-/// Read limits shared by all sources.
-#[derive(Clone, Copy, Debug)]
+/// Read limits and settings shared by all sources.
+#[derive(Clone, Debug)]
 pub struct Limits {
-    /// Largest file read.
+    /// Largest document read.
     pub max_bytes: u64,
+    /// Longest line accepted in a status file.
+    pub max_line_bytes: u64,
     /// How long a snapshot outlives the last good read.
     pub max_stale: Duration,
+    /// Longest wait for a management interface's reply.
+    pub management_timeout: Duration,
+    /// Management interface password, if they ask for one.
+    pub management_password: Option<Vec<u8>>,
 }
 
-/// One status file and what is known about it.
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 256 * 1024 * 1024,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_stale: Duration::from_secs(300),
+            management_timeout: Duration::from_secs(3),
+            management_password: None,
+        }
+    }
+}
+
+/// A management interface reply younger than this is reused, so that a
+/// burst of scrapes (several Prometheus servers, `/sessions`) asks once.
+const MANAGEMENT_REUSE: Duration = Duration::from_secs(1);
+
+/// How a source is read.
 #[derive(Debug)]
-pub struct FileSource {
-    /// Name, path, protocol.
+enum Feed {
+    /// A status file, with the version last seen.
+    File { last_key: Seen },
+    /// A management interface, with when it last answered.
+    Management {
+        interface: Management,
+        answered: Option<Instant>,
+    },
+}
+
+/// One source and what is known about it.
+#[derive(Debug)]
+pub struct Source {
+    /// Name, location, protocol.
     pub spec: SourceSpec,
     /// The last complete snapshot, unless it went stale.
     pub snapshot: Option<Arc<Snapshot>>,
@@ -142,65 +174,126 @@ pub struct FileSource {
     pub errors: [u64; Reason::ALL.len()],
     /// Bumped whenever anything above changes.
     pub generation: u64,
-    last_key: Seen,
+    feed: Feed,
     last_good: Option<Instant>,
     warned_empty: bool,
 }
 
-impl FileSource {
+impl Source {
     /// A source not read yet.
-    pub fn new(spec: SourceSpec) -> Self {
-        FileSource {
+    pub fn new(spec: SourceSpec, limits: &Limits) -> Self {
+        let feed = match &spec.location {
+            Location::File(_) => Feed::File {
+                last_key: Seen::Never,
+            },
+            Location::Management(address) => Feed::Management {
+                interface: Management::new(
+                    address.clone(),
+                    limits.management_password.clone(),
+                    limits.management_timeout,
+                ),
+                answered: None,
+            },
+        };
+        Source {
             spec,
             snapshot: None,
             up: false,
             errors: [0; Reason::ALL.len()],
             generation: 0,
-            last_key: Seen::Never,
+            feed,
             last_good: None,
             warned_empty: false,
         }
     }
 
-    /// Brings the source up to date: a `stat`, and a read only if the file
-    /// changed since the last check. Blocks (sleeps between retries).
-    pub fn refresh(&mut self, limits: Limits) {
+    /// Brings the source up to date. A file: a `stat`, and a read only if
+    /// the file changed since the last check (sleeps between retries). A
+    /// management interface: `status 3`, unless it answered less than a
+    /// second ago (blocks at most the management timeout).
+    pub fn refresh(&mut self, limits: &Limits) {
         let now = Instant::now();
-        let key = std::fs::metadata(&self.spec.path)
-            .ok()
-            .map(|m| FileKey::of(&m));
-        if self.last_key == Seen::File(key) {
-            if self.up {
-                self.last_good = Some(now);
-            } else {
-                self.expire(now, limits.max_stale);
+        match &mut self.feed {
+            Feed::File { last_key } => {
+                let Location::File(path) = &self.spec.location else {
+                    return;
+                };
+                let key = std::fs::metadata(path).ok().map(|m| FileKey::of(&m));
+                if *last_key == Seen::File(key) {
+                    if self.up {
+                        self.last_good = Some(now);
+                    } else {
+                        self.expire(now, limits.max_stale);
+                    }
+                    return;
+                }
+                let result = read(path, limits.max_bytes, limits.max_line_bytes);
+                *last_key = Seen::File(match &result {
+                    Ok((_, key)) => Some(*key),
+                    Err(f) => f.key,
+                });
+                self.generation += 1;
+                self.finish(now, limits, result.map(|(snap, _)| snap));
             }
-            return;
+            Feed::Management {
+                interface,
+                answered,
+            } => {
+                if self.up && answered.is_some_and(|t| now.duration_since(t) < MANAGEMENT_REUSE) {
+                    return;
+                }
+                let result = interface.fetch(limits.max_bytes);
+                if let Err(management::Failure::Backoff(_)) = result {
+                    // No new attempt was made: nothing new to count or log.
+                    if self.up {
+                        self.up = false;
+                        self.generation += 1;
+                    }
+                    self.expire(now, limits.max_stale);
+                    return;
+                }
+                if result.is_ok() {
+                    *answered = Some(now);
+                }
+                let result = result
+                    .map_err(|f| management_failure(&f))
+                    .and_then(|bytes| {
+                        snapshot::check(&bytes)
+                            .map_err(|r| Failure::new(Reason::from(r), None))
+                            .map(|()| Snapshot {
+                                bytes: Bytes::from(bytes),
+                                mtime: None,
+                            })
+                    });
+                self.generation += 1;
+                self.finish(now, limits, result);
+            }
         }
-        self.generation += 1;
-        let max_line = MAX_LINE_BYTES.load(Ordering::Relaxed);
-        match read(&self.spec.path, limits.max_bytes, max_line) {
-            Ok((snap, key)) => {
+    }
+
+    /// Records a read's outcome: a new snapshot, or a counted, logged
+    /// failure that keeps the last one.
+    fn finish(&mut self, now: Instant, limits: &Limits, result: Result<Snapshot, Failure>) {
+        match result {
+            Ok(snap) => {
                 if !self.up {
-                    tracing::info!(source = %self.spec.name, path = %self.spec.path.display(), "status file read");
+                    tracing::info!(source = %self.spec.name, location = %self.spec.location, "status read");
                 }
                 self.snapshot = Some(Arc::new(snap));
                 self.up = true;
                 self.last_good = Some(now);
-                self.last_key = Seen::File(Some(key));
                 self.warned_empty = false;
             }
-            Err(Failure { reason, key, cause }) => {
+            Err(Failure { reason, cause, .. }) => {
                 self.errors[reason.index()] += 1;
                 self.up = false;
-                self.last_key = Seen::File(key);
                 // Logged once per change of the file (or of its absence),
                 // not once per scrape: an unchanged file is not re-read.
                 if reason == Reason::Empty && !self.warned_empty {
                     self.warned_empty = true;
                     tracing::warn!(
                         source = %self.spec.name,
-                        path = %self.spec.path.display(),
+                        location = %self.spec.location,
                         "status file is empty; if it stays empty, a status line of 512 bytes or more \
                          (e.g. a long common name or username) likely stopped OpenVPN from writing it \
                          until OpenVPN restarts"
@@ -208,10 +301,10 @@ impl FileSource {
                 } else {
                     tracing::warn!(
                         source = %self.spec.name,
-                        path = %self.spec.path.display(),
+                        location = %self.spec.location,
                         reason = reason.as_str(),
                         cause = cause.as_deref().unwrap_or(""),
-                        "status file read failed; keeping the last complete snapshot"
+                        "status read failed; keeping the last complete snapshot"
                     );
                 }
                 self.expire(now, limits.max_stale);
@@ -253,6 +346,19 @@ impl Failure {
         self.cause = Some(cause);
         self
     }
+}
+
+/// A management interface failure as a counted reason.
+fn management_failure(f: &management::Failure) -> Failure {
+    use management::Failure as M;
+    let reason = match f {
+        M::Unreachable(_) | M::Backoff(_) | M::Auth(_) => Reason::Unreachable,
+        M::Timeout => Reason::Timeout,
+        M::Closed => Reason::Incomplete,
+        M::Invalid(_) => Reason::Invalid,
+        M::TooLarge => Reason::TooLarge,
+    };
+    Failure::new(reason, None).because(f.to_string())
 }
 
 type ReadResult = Result<(Snapshot, FileKey), Failure>;
@@ -450,38 +556,39 @@ mod tests {
         let limits = Limits {
             max_bytes: 1000,
             max_stale: Duration::from_secs(60),
+            ..Limits::default()
         };
-        let mut s = FileSource::new(SourceSpec::new("status", path.clone()));
-        s.refresh(limits);
+        let mut s = Source::new(SourceSpec::new("status", path.clone()), &limits);
+        s.refresh(&limits);
         assert!(!s.up && s.snapshot.is_none());
         assert_eq!(s.errors[Reason::Missing.index()], 1);
         // Unchanged: not counted again.
-        s.refresh(limits);
+        s.refresh(&limits);
         assert_eq!(s.errors[Reason::Missing.index()], 1);
 
         std::fs::write(&path, DOC).unwrap();
-        s.refresh(limits);
+        s.refresh(&limits);
         assert!(s.up);
         let good = s.snapshot.clone().unwrap();
         assert_eq!(&good.bytes[..], DOC);
 
         std::fs::write(&path, &DOC[..DOC.len() - 4]).unwrap();
-        s.refresh(limits);
+        s.refresh(&limits);
         assert!(!s.up);
         assert_eq!(s.errors[Reason::Incomplete.index()], 1);
         assert!(Arc::ptr_eq(s.snapshot.as_ref().unwrap(), &good));
 
         std::fs::write(&path, vec![b'x'; 2000]).unwrap();
-        s.refresh(limits);
+        s.refresh(&limits);
         assert_eq!(s.errors[Reason::TooLarge.index()], 1);
 
         std::fs::write(&path, b"").unwrap();
-        s.refresh(limits);
+        s.refresh(&limits);
         assert_eq!(s.errors[Reason::Empty.index()], 1);
         assert!(s.snapshot.is_some());
 
         // Zero staleness drops the kept snapshot.
-        s.refresh(Limits {
+        s.refresh(&Limits {
             max_stale: Duration::ZERO,
             ..limits
         });
@@ -538,13 +645,14 @@ mod tests {
         assert!(open_error(&dir, &denied).contains("search (x) permission"));
 
         // Counted, not fatal, and not counted again while unchanged.
-        let mut s = FileSource::new(SourceSpec::new("s", dangling));
+        let mut s = Source::new(SourceSpec::new("s", dangling), &Limits::default());
         let limits = Limits {
             max_bytes: 1000,
             max_stale: Duration::from_secs(60),
+            ..Limits::default()
         };
-        s.refresh(limits);
-        s.refresh(limits);
+        s.refresh(&limits);
+        s.refresh(&limits);
         assert_eq!(s.errors[Reason::Missing.index()], 1);
         let _ = std::fs::remove_dir_all(&dir);
     }

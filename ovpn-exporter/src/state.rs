@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::collect::Collectors;
 use crate::config::SourceSpec;
 use crate::render::{Options, Rendered, SourceState};
-use crate::source::{FileSource, Limits};
+use crate::source::{Limits, Source};
 
 /// Renderings for one set of snapshots, by collector set.
 type Renderings = Vec<(Collectors, Arc<Rendered>)>;
@@ -14,7 +14,7 @@ type Renderings = Vec<(Collectors, Arc<Rendered>)>;
 /// The exporter's mutable state.
 #[derive(Debug)]
 pub struct Exporter {
-    sources: Vec<FileSource>,
+    sources: Vec<Source>,
     limits: Limits,
     opts: Options,
     server: String,
@@ -26,7 +26,7 @@ impl Exporter {
     /// Sources not read yet.
     pub fn new(specs: Vec<SourceSpec>, limits: Limits, opts: Options) -> Self {
         Exporter {
-            sources: specs.into_iter().map(FileSource::new).collect(),
+            sources: specs.into_iter().map(|s| Source::new(s, &limits)).collect(),
             limits,
             opts,
             server: hostname(),
@@ -34,11 +34,11 @@ impl Exporter {
         }
     }
 
-    /// Refreshes every source (blocking file I/O) and returns the rendering
+    /// Refreshes every source (blocking I/O) and returns the rendering
     /// of the current snapshots, reusing the previous one if nothing changed.
     pub fn refresh(&mut self, collectors: Collectors) -> Arc<Rendered> {
         for s in &mut self.sources {
-            s.refresh(self.limits);
+            s.refresh(&self.limits);
         }
         let gens: Vec<u64> = self.sources.iter().map(|s| s.generation).collect();
         if self.cache.as_ref().is_some_and(|(g, _)| *g != gens) {
@@ -98,8 +98,8 @@ mod tests {
         )
         .unwrap();
         let limits = Limits {
-            max_bytes: 1 << 20,
             max_stale: Duration::from_secs(60),
+            ..Limits::default()
         };
         let opts = Options {
             client_metrics: true,

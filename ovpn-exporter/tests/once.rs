@@ -335,7 +335,7 @@ fn configuration_errors_exit_nonzero_with_one_line() {
             vec!["--config.file".into(), "/nonexistent/c.yml".into()],
             "/nonexistent/c.yml",
         ),
-        (vec![], "no status file"),
+        (vec![], "no source"),
         (
             vec![
                 "--status-file".into(),

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use super::SourceRef;
 use super::text::{Exposition, lossy};
+use crate::config::Location;
 
 /// Kumina's client-mode statistic names and their families.
 const CLIENT_STATS: [(&str, &str, &str); 9] = [
@@ -58,19 +59,29 @@ const CLIENT_STATS: [(&str, &str, &str); 9] = [
     ),
 ];
 
+/// kumina's `status_path` label: the file path, or the management
+/// interface's address.
 fn path_of<'a>(s: &'a SourceRef<'_>) -> Cow<'a, str> {
-    s.spec.path.to_string_lossy()
+    match &s.spec.location {
+        Location::File(p) => p.to_string_lossy(),
+        Location::Management(a) => Cow::Owned(a.to_string()),
+    }
 }
 
 /// Source-level families: up, update time, connected clients, client-mode
 /// statistics.
 pub fn server(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    // Two sources naming the same file would give duplicate series: the
-    // first one counts.
+    // Two sources naming the same file or interface would give duplicate
+    // series: the first one counts.
     let sources: Vec<&SourceRef<'_>> = sources
         .iter()
         .enumerate()
-        .filter(|(i, s)| !sources.iter().take(*i).any(|o| o.spec.path == s.spec.path))
+        .filter(|(i, s)| {
+            !sources
+                .iter()
+                .take(*i)
+                .any(|o| o.spec.location == s.spec.location)
+        })
         .map(|(_, s)| s)
         .collect();
     out.family(

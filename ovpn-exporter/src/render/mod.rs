@@ -39,7 +39,7 @@ pub struct SourceState {
     /// Last read was complete.
     pub up: bool,
     /// Failed reads by reason.
-    pub errors: [u64; 5],
+    pub errors: [u64; crate::source::Reason::ALL.len()],
     /// Snapshot served, if any.
     pub snapshot: Option<Arc<Snapshot>>,
 }
@@ -52,7 +52,7 @@ pub struct SourceRef<'a> {
     /// Last read was complete.
     pub up: bool,
     /// Failed reads by reason.
-    pub errors: [u64; 5],
+    pub errors: [u64; crate::source::Reason::ALL.len()],
     /// The parsed snapshot.
     pub view: Option<View<'a>>,
     /// The snapshot file's mtime.

@@ -1,0 +1,481 @@
+//! OpenVPN's management interface as a live source: one persistent
+//! connection per source, `status 3` per refresh, the reply parsed by the
+//! streaming parser straight from the receive buffer as it arrives.
+//!
+//! The interface serves one client at a time and may send notifications
+//! (`>INFO:` on connect, `>LOG:`, `>BYTECOUNT:`, ...) at any moment; the
+//! parser skips them (policy rule 1), and bytes received after `END` are kept
+//! for the next reply, so a notification split across two reads stays whole.
+//! Every step has a deadline: a refresh never blocks longer than the
+//! configured timeout. A failed connection is closed and retried after a
+//! backoff that doubles from 1 s to 30 s.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs as _};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ovpn_status::{Parser, Step};
+
+/// First and longest pause before reconnecting after a failure.
+const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(30));
+
+/// Bytes asked of the socket per read.
+const READ_SIZE: usize = 64 * 1024;
+
+/// Where the management interface listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Address {
+    /// `unix:/path`: OpenVPN's `management /path unix`.
+    Unix(PathBuf),
+    /// `host:port`: OpenVPN's `management HOST PORT`.
+    Tcp(String),
+}
+
+impl Address {
+    /// Parses `unix:/path` or `host:port` (`[v6]:port` for IPv6).
+    ///
+    /// # Errors
+    /// A message naming the address and what is wrong with it.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            if path.is_empty() {
+                return Err(format!("management address {s:?}: empty socket path"));
+            }
+            return Ok(Address::Unix(PathBuf::from(path)));
+        }
+        match s.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(Address::Tcp(s.to_owned()))
+            }
+            _ => Err(format!(
+                "management address {s:?}: expected unix:/path or host:port"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Address::Unix(p) => write!(f, "unix:{}", p.display()),
+            Address::Tcp(a) => f.write_str(a),
+        }
+    }
+}
+
+/// Why a refresh over the management interface failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Could not connect.
+    Unreachable(String),
+    /// No attempt made: waiting out the backoff after a failure, this long.
+    Backoff(Duration),
+    /// The deadline passed before the reply was complete.
+    Timeout,
+    /// The interface closed the connection mid-reply.
+    Closed,
+    /// The password was refused.
+    Auth(String),
+    /// The reply is not a status document.
+    Invalid(ovpn_status::Error),
+    /// The reply grew past the size limit.
+    TooLarge,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Unreachable(e) => write!(f, "unreachable: {e}"),
+            Failure::Backoff(d) => write!(f, "next attempt in {:.1} s", d.as_secs_f64()),
+            Failure::Timeout => f.write_str("timed out"),
+            Failure::Closed => f.write_str("connection closed during the reply"),
+            Failure::Auth(e) => write!(f, "authentication: {e}"),
+            Failure::Invalid(e) => write!(f, "invalid reply: {e}"),
+            Failure::TooLarge => f.write_str("reply larger than the size limit"),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Conn {
+    fn set_timeout(&self, t: Duration) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => {
+                s.set_read_timeout(Some(t))?;
+                s.set_write_timeout(Some(t))
+            }
+            Conn::Unix(s) => {
+                s.set_read_timeout(Some(t))?;
+                s.set_write_timeout(Some(t))
+            }
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(buf),
+            Conn::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.write(buf),
+            Conn::Unix(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.flush(),
+            Conn::Unix(s) => s.flush(),
+        }
+    }
+}
+
+/// One management interface and its connection.
+#[derive(Debug)]
+pub struct Management {
+    address: Address,
+    password: Option<Vec<u8>>,
+    timeout: Duration,
+    conn: Option<Conn>,
+    /// Bytes received after the last reply's `END`.
+    carry: Vec<u8>,
+    /// No connection attempt before this instant.
+    retry_at: Option<Instant>,
+    backoff: Duration,
+}
+
+impl Management {
+    /// Not connected yet; connects on the first [`fetch`](Self::fetch).
+    pub fn new(address: Address, password: Option<Vec<u8>>, timeout: Duration) -> Self {
+        Management {
+            address,
+            password,
+            timeout,
+            conn: None,
+            carry: Vec::new(),
+            retry_at: None,
+            backoff: BACKOFF.0,
+        }
+    }
+
+    /// The address, for logs.
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// Asks for `status 3` and returns the complete reply (notifications
+    /// included, `END` line last), within the timeout.
+    ///
+    /// # Errors
+    /// Why no complete reply came; the connection is then closed and the
+    /// next attempt waits for the backoff.
+    pub fn fetch(&mut self, max_bytes: u64) -> Result<Vec<u8>, Failure> {
+        let deadline = Instant::now() + self.timeout;
+        let result = self.exchange(deadline, max_bytes);
+        match &result {
+            Ok(_) => self.backoff = BACKOFF.0,
+            // Waiting out the backoff is not a new failure.
+            Err(Failure::Backoff(_)) => {}
+            Err(_) => {
+                self.conn = None;
+                self.carry.clear();
+                self.retry_at = Some(Instant::now() + self.backoff);
+                self.backoff = (self.backoff * 2).min(BACKOFF.1);
+            }
+        }
+        result
+    }
+
+    fn exchange(&mut self, deadline: Instant, max_bytes: u64) -> Result<Vec<u8>, Failure> {
+        if self.conn.is_none() {
+            if let Some(at) = self.retry_at
+                && Instant::now() < at
+            {
+                return Err(Failure::Backoff(
+                    at.saturating_duration_since(Instant::now()),
+                ));
+            }
+            self.retry_at = None;
+            self.conn = Some(self.connect(deadline)?);
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Failure::Closed);
+        };
+        write_all(conn, b"status 3\n", deadline)?;
+        let mut buf = std::mem::take(&mut self.carry);
+        let mut parser = Parser::new();
+        let mut pos = 0;
+        loop {
+            match parser.feed(&buf[pos..], false) {
+                Ok(Step::Record(_, used)) => pos += used,
+                Ok(Step::Done) => break,
+                Ok(Step::NeedMore(used)) => {
+                    pos += used;
+                    if buf.len() as u64 > max_bytes {
+                        return Err(Failure::TooLarge);
+                    }
+                    read_more(conn, &mut buf, deadline)?;
+                }
+                Err(e) => return Err(Failure::Invalid(e)),
+            }
+        }
+        if pos as u64 > max_bytes {
+            return Err(Failure::TooLarge);
+        }
+        self.carry = buf.split_off(pos);
+        Ok(buf)
+    }
+
+    fn connect(&self, deadline: Instant) -> Result<Conn, Failure> {
+        let unreachable = |e: std::io::Error| Failure::Unreachable(e.to_string());
+        let mut conn = match &self.address {
+            Address::Unix(path) => Conn::Unix(UnixStream::connect(path).map_err(unreachable)?),
+            Address::Tcp(addr) => {
+                let mut last = None;
+                let mut found = None;
+                for a in addr.to_socket_addrs().map_err(unreachable)? {
+                    match TcpStream::connect_timeout(&a, remaining(deadline)?) {
+                        Ok(s) => {
+                            found = Some(s);
+                            break;
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                let stream = found.ok_or_else(|| {
+                    Failure::Unreachable(
+                        last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
+                    )
+                })?;
+                let _ = stream.set_nodelay(true);
+                Conn::Tcp(stream)
+            }
+        };
+        if let Some(password) = &self.password {
+            login(&mut conn, password, deadline)?;
+        }
+        Ok(conn)
+    }
+}
+
+/// Answers the `ENTER PASSWORD:` prompt and waits for `SUCCESS:`.
+fn login(conn: &mut Conn, password: &[u8], deadline: Instant) -> Result<(), Failure> {
+    let mut seen = Vec::new();
+    while !contains(&seen, b"ENTER PASSWORD:") {
+        read_more(conn, &mut seen, deadline)?;
+    }
+    let mut line = password.to_vec();
+    line.push(b'\n');
+    write_all(conn, &line, deadline)?;
+    seen.clear();
+    loop {
+        if contains(&seen, b"SUCCESS:") {
+            return Ok(());
+        }
+        if contains(&seen, b"ERROR:") {
+            return Err(Failure::Auth("password refused".into()));
+        }
+        read_more(conn, &mut seen, deadline)?;
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}
+
+fn remaining(deadline: Instant) -> Result<Duration, Failure> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(Failure::Timeout)
+    } else {
+        Ok(left)
+    }
+}
+
+fn io_failure(e: &std::io::Error) -> Failure {
+    match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => Failure::Timeout,
+        _ => Failure::Closed,
+    }
+}
+
+/// Appends what the socket has (at least one byte) before the deadline.
+fn read_more(conn: &mut Conn, buf: &mut Vec<u8>, deadline: Instant) -> Result<(), Failure> {
+    loop {
+        conn.set_timeout(remaining(deadline)?)
+            .map_err(|e| io_failure(&e))?;
+        let old = buf.len();
+        buf.resize(old + READ_SIZE, 0);
+        let n = conn.read(&mut buf[old..]);
+        buf.truncate(old + *n.as_ref().unwrap_or(&0));
+        match n {
+            Ok(0) => return Err(Failure::Closed),
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_failure(&e)),
+        }
+    }
+}
+
+fn write_all(conn: &mut Conn, mut data: &[u8], deadline: Instant) -> Result<(), Failure> {
+    while !data.is_empty() {
+        conn.set_timeout(remaining(deadline)?)
+            .map_err(|e| io_failure(&e))?;
+        match conn.write(data) {
+            Ok(0) => return Err(Failure::Closed),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_failure(&e)),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::thread;
+
+    const REPLY: &[u8] = b"TITLE\tOpenVPN 2.6.14\r\nTIME\t2026-11-22 15:16:56\t1795360616\r\n\
+HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher\r\n\
+CLIENT_LIST\talice\t203.0.113.7:51993\t10.8.0.6\t\t1\t2\t2026-11-22 15:16:45\t1795360605\tUNDEF\t0\t0\tAES-256-GCM\r\n\
+END\r\n";
+
+    /// A fake interface on loopback: optional password prompt, banner, then
+    /// `replies` answers to `status 3`, each written in pieces of `piece`
+    /// bytes and followed by a notification split across two writes.
+    fn serve(password: Option<&'static str>, replies: usize, piece: usize) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            if let Some(pw) = password {
+                s.write_all(b"ENTER PASSWORD:").unwrap();
+                let mut line = Vec::new();
+                let mut b = [0u8; 1];
+                while s.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
+                    line.push(b[0]);
+                }
+                if line != pw.as_bytes() {
+                    s.write_all(b"ERROR: bad password\r\n").unwrap();
+                    return;
+                }
+                s.write_all(b"SUCCESS: password is correct\r\n").unwrap();
+            }
+            s.write_all(
+                b">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info\r\n",
+            )
+            .unwrap();
+            let mut cmd = [0u8; 9];
+            for _ in 0..replies {
+                s.read_exact(&mut cmd).unwrap();
+                assert_eq!(&cmd, b"status 3\n");
+                for p in REPLY.chunks(piece) {
+                    s.write_all(p).unwrap();
+                    thread::sleep(Duration::from_millis(1));
+                }
+                s.write_all(b">BYTECOUNT_CLI:0,17").unwrap();
+                s.write_all(b",42\r\n").unwrap();
+            }
+            // Keep the connection open, silent, until the client leaves.
+            while s.read(&mut cmd).is_ok_and(|n| n > 0) {}
+        });
+        addr
+    }
+
+    fn docs(reply: &[u8]) -> (usize, bool) {
+        let mut clients = 0;
+        let mut end = false;
+        for r in ovpn_status::parse(reply) {
+            match r.unwrap() {
+                ovpn_status::Record::Client(_) => clients += 1,
+                ovpn_status::Record::End => end = true,
+                _ => {}
+            }
+        }
+        (clients, end)
+    }
+
+    fn at(addr: &str, password: Option<&[u8]>, timeout: Duration) -> Management {
+        Management::new(
+            Address::parse(addr).unwrap(),
+            password.map(<[u8]>::to_vec),
+            timeout,
+        )
+    }
+
+    #[test]
+    fn replies_in_pieces_with_notifications() {
+        let mut m = at(&serve(None, 3, 7), None, Duration::from_secs(5));
+        for _ in 0..3 {
+            let reply = m.fetch(1 << 20).unwrap();
+            assert_eq!(docs(&reply), (1, true));
+            assert!(reply.ends_with(b"END\r\n"));
+        }
+    }
+
+    #[test]
+    fn password_accepted_and_refused() {
+        let addr = serve(Some("s3cret"), 1, 4096);
+        let mut m = at(&addr, Some(b"s3cret"), Duration::from_secs(5));
+        assert_eq!(docs(&m.fetch(1 << 20).unwrap()), (1, true));
+        let addr = serve(Some("s3cret"), 1, 4096);
+        let mut m = at(&addr, Some(b"wrong"), Duration::from_secs(5));
+        assert!(matches!(m.fetch(1 << 20), Err(Failure::Auth(_))));
+    }
+
+    #[test]
+    fn a_silent_interface_times_out_then_backs_off() {
+        // Answers nothing after the first reply.
+        let mut m = at(&serve(None, 1, 4096), None, Duration::from_millis(300));
+        assert!(m.fetch(1 << 20).is_ok());
+        let t = Instant::now();
+        assert!(matches!(m.fetch(1 << 20), Err(Failure::Timeout)));
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+        // Within the backoff, no new attempt is made.
+        let t = Instant::now();
+        assert!(matches!(m.fetch(1 << 20), Err(Failure::Backoff(_))));
+        assert!(t.elapsed() < Duration::from_millis(100));
+    }
+
+    #[test]
+    fn size_limit_and_refused_connection() {
+        let mut m = at(&serve(None, 1, 4096), None, Duration::from_secs(5));
+        assert!(matches!(m.fetch(16), Err(Failure::TooLarge)));
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let mut m = at(&closed.to_string(), None, Duration::from_secs(1));
+        assert!(matches!(m.fetch(1 << 20), Err(Failure::Unreachable(_))));
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            Address::parse("unix:/run/openvpn/server.sock"),
+            Ok(Address::Unix("/run/openvpn/server.sock".into()))
+        );
+        assert_eq!(
+            Address::parse("[::1]:7505"),
+            Ok(Address::Tcp("[::1]:7505".into()))
+        );
+        for bad in ["unix:", "localhost", ":7505", "host:port", "host:70000"] {
+            assert!(Address::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
