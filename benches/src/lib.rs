@@ -180,5 +180,6 @@ pub fn exporter_options(client_metrics: bool) -> ovpn_exporter::render::Options 
         client_metrics,
         kumina_names: false,
         collectors: ovpn_exporter::collect::Collectors::ALL,
+        privacy: ovpn_exporter::render::privacy::Privacy::Keep,
     }
 }

@@ -422,10 +422,12 @@ fn end_line_start(bytes: &[u8]) -> Option<usize> {
 ///
 /// `flags`: bits 0–1 the number of sources (`% 3 + 1`), bit 2 the kumina
 /// names, bit 3 no per-client series, bits 4–5 the `collect[]` choice,
-/// bit 6 the second source down with no snapshot.
+/// bit 6 the second source down with no snapshot. The label policy (keep,
+/// hash, drop) is the document's length modulo 3.
 pub fn render_and_check(flags: u8, doc: &[u8]) {
     use ovpn_exporter::collect::Collectors;
     use ovpn_exporter::config::SourceSpec;
+    use ovpn_exporter::render::privacy::Privacy;
     use ovpn_exporter::render::{Options as RenderOptions, Rendered, SourceState};
     use ovpn_exporter::snapshot::{self, Snapshot};
     use std::sync::Arc;
@@ -482,10 +484,18 @@ pub fn render_and_check(flags: u8, doc: &[u8]) {
         })
         .collect();
     let served = states.iter().filter(|s| s.snapshot.is_some()).count();
+    // The label policy follows the document's length, so every policy
+    // meets every document shape.
+    let privacy = [
+        Privacy::Keep,
+        Privacy::hash_with(b"fuzzing key, 16 bytes or more"),
+        Privacy::Drop,
+    ][doc.len() % 3];
     let opts = RenderOptions {
         client_metrics: flags & 8 == 0,
         kumina_names: flags & 4 != 0,
         collectors,
+        privacy,
     };
     let rendered = Rendered::new(states, opts, "vpn.example".into());
 

@@ -211,6 +211,26 @@ pub struct Cli {
     #[arg(long = "kumina-names", env = "OVPN_EXPORTER_KUMINA_NAMES")]
     pub kumina_names: bool,
 
+    /// What common names, usernames and real addresses become in every
+    /// output (`/metrics`, `/sessions`): `keep`; `hash`, a keyed pseudonym
+    /// (needs `--labels.hash-key-file`); `drop`, empty.
+    #[arg(
+        long = "labels.redact",
+        env = "OVPN_EXPORTER_LABELS_REDACT",
+        default_value_t = Redact::Keep,
+        value_enum
+    )]
+    pub redact: Redact,
+
+    /// Secret for `--labels.redact hash` (the whole file). The same secret
+    /// gives the same pseudonyms, across restarts and exporters.
+    #[arg(
+        long = "labels.hash-key-file",
+        env = "OVPN_EXPORTER_LABELS_HASH_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub hash_key_file: Option<PathBuf>,
+
     /// Print the exposition for all sources and exit.
     #[arg(long = "once", env = "OVPN_EXPORTER_ONCE")]
     pub once: bool,
@@ -241,6 +261,17 @@ pub struct Cli {
         default_value_t = LogFormat::Text
     )]
     pub log_format: LogFormat,
+}
+
+/// `--labels.redact` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Redact {
+    /// As OpenVPN wrote them.
+    Keep,
+    /// Keyed pseudonyms.
+    Hash,
+    /// Empty strings.
+    Drop,
 }
 
 /// How log lines are written to stderr.

@@ -30,9 +30,10 @@ use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Redact};
 use crate::config::SourceSpec;
 use crate::render::Options;
+use crate::render::privacy::Privacy;
 use crate::source::Limits;
 use crate::state::Exporter;
 use crate::web::access::Access;
@@ -76,6 +77,7 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         client_metrics: !cli.no_client_metrics,
         collectors: collect::Collectors::ALL,
         kumina_names: cli.kumina_names,
+        privacy: privacy(cli)?,
     };
     let mut exporter = Exporter::new(specs, limits, opts);
     if cli.once {
@@ -176,4 +178,25 @@ fn read_password(path: &Path) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(line.to_vec())
+}
+
+/// `--labels.redact` with its key.
+fn privacy(cli: &Cli) -> Result<Privacy, String> {
+    match (cli.redact, &cli.hash_key_file) {
+        (Redact::Hash, Some(path)) => {
+            let secret = std::fs::read(path)
+                .map_err(|e| format!("--labels.hash-key-file {}: {e}", path.display()))?;
+            if secret.len() < 16 {
+                return Err(format!(
+                    "--labels.hash-key-file {}: a secret of at least 16 bytes is needed",
+                    path.display()
+                ));
+            }
+            Ok(Privacy::hash_with(&secret))
+        }
+        (Redact::Hash, None) => Err("--labels.redact hash needs --labels.hash-key-file".into()),
+        (_, Some(_)) => Err("--labels.hash-key-file is only used with --labels.redact hash".into()),
+        (Redact::Keep, None) => Ok(Privacy::Keep),
+        (Redact::Drop, None) => Ok(Privacy::Drop),
+    }
 }

@@ -105,6 +105,7 @@ mod tests {
             client_metrics: true,
             kumina_names: false,
             collectors: Collectors::ALL,
+            privacy: crate::render::privacy::Privacy::Keep,
         };
         let mut exp = Exporter::new(vec![SourceSpec::new("s", path.clone())], limits, opts);
         let first = exp.refresh(Collectors::ALL);

@@ -6,12 +6,15 @@ use std::borrow::Cow;
 
 use ovpn_status::{Client, Stat};
 
+use super::privacy::Redactor;
 use super::text::{Exposition, lossy};
 use super::{Options, SourceRef};
 use crate::collect::Collectors;
 
 /// Writes every family for `sources`.
 pub fn write(out: &mut Exposition, sources: &[SourceRef<'_>], opts: Options) {
+    let red = Redactor::new(opts.privacy);
+    let red = &red;
     let server = opts.collectors.has(Collectors::SERVER);
     let clients = opts.client_metrics && opts.collectors.has(Collectors::CLIENTS);
     if server {
@@ -20,16 +23,16 @@ pub fn write(out: &mut Exposition, sources: &[SourceRef<'_>], opts: Options) {
         sessions_total(out, sources);
     }
     if clients {
-        seed_bytes(out, sources);
+        seed_bytes(out, sources, red);
     }
     if opts.collectors.has(Collectors::EXPORTER) {
         read_errors(out, sources);
     }
     if !server {
         if clients {
-            per_client(out, sources);
+            per_client(out, sources, red);
             if opts.kumina_names {
-                super::kumina::clients(out, sources);
+                super::kumina::clients(out, sources, red);
             }
         }
         return;
@@ -54,12 +57,12 @@ pub fn write(out: &mut Exposition, sources: &[SourceRef<'_>], opts: Options) {
         |v| &v.stats,
     );
     if clients {
-        per_client(out, sources);
+        per_client(out, sources, red);
     }
     if opts.kumina_names {
         super::kumina::server(out, sources);
         if clients {
-            super::kumina::clients(out, sources);
+            super::kumina::clients(out, sources, red);
         }
     }
 }
@@ -118,9 +121,9 @@ fn sessions_total(out: &mut Exposition, sources: &[SourceRef<'_>]) {
 }
 
 /// The seed `client` label's parts: common name, virtual address, proto.
-type SeedKey<'a> = (&'a [u8], &'a [u8], &'static str);
+type SeedKey<'a> = (Cow<'a, str>, &'a [u8], &'static str);
 
-fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>]) {
+fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
     // Colliding labels are summed so that totals stay exact; series come in
     // the order their label first appears. Keys borrow from the snapshots;
     // each label text is built once, into one reused buffer, when written.
@@ -135,8 +138,8 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>]) {
                 .real_address
                 .protocol()
                 .map_or(s.spec.proto.as_str(), |p| p.as_str());
-            let key = (c.common_name.as_bytes(), *va, proto);
-            let i = *index.entry(key).or_insert(series.len());
+            let key = (red.apply(c.common_name.as_bytes()), *va, proto);
+            let i = *index.entry(key.clone()).or_insert(series.len());
             if let Some(e) = series.get_mut(i) {
                 e.1 = e.1.saturating_add(c.bytes_received);
                 e.2 = e.2.saturating_add(c.bytes_sent);
@@ -148,9 +151,9 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>]) {
     let mut label = String::new();
     let mut each = |out: &mut Exposition, name: &str, pick: fn(&(SeedKey<'_>, u64, u64)) -> u64| {
         for e in &series {
-            let (cn, va, proto) = e.0;
+            let (cn, va, proto) = &e.0;
             label.clear();
-            label.push_str(&lossy(cn));
+            label.push_str(cn);
             label.push('_');
             label.push_str(&lossy(va));
             label.push('_');
@@ -310,17 +313,18 @@ struct Merged<'a> {
     since: Option<u64>,
 }
 
-type MergeKey<'a> = (Cow<'a, str>, &'a [u8]);
+type MergeKey<'a> = (Cow<'a, str>, Cow<'a, str>);
 
-fn merge<'a>(source: &'a SourceRef<'a>) -> Vec<Merged<'a>> {
+fn merge<'a>(source: &'a SourceRef<'a>, red: &Redactor) -> Vec<Merged<'a>> {
     let Some(view) = &source.view else {
         return Vec::new();
     };
     let mut index: FxHashMap<MergeKey<'a>, usize> = FxHashMap::default();
     let mut out: Vec<Merged<'a>> = Vec::with_capacity(view.clients.len());
     for (client, va) in view.clients.iter().zip(&view.virtual_addresses) {
-        let cn = lossy(client.common_name.as_bytes());
-        let key = (cn.clone(), client.real_address.raw().as_bytes());
+        let cn = red.apply(client.common_name.as_bytes());
+        let real_address = red.apply(client.real_address.raw().as_bytes());
+        let key = (cn.clone(), real_address.clone());
         if let Some(merged) = index.get(&key).and_then(|&i| out.get_mut(i)) {
             merged.rx = merged.rx.saturating_add(client.bytes_received);
             merged.tx = merged.tx.saturating_add(client.bytes_sent);
@@ -334,7 +338,7 @@ fn merge<'a>(source: &'a SourceRef<'a>) -> Vec<Merged<'a>> {
                 first: client,
                 virtual_address: va,
                 common_name: cn,
-                real_address: lossy(client.real_address.raw().as_bytes()),
+                real_address,
                 rx: client.bytes_received,
                 tx: client.bytes_sent,
                 since: client.connected_since_unix,
@@ -347,8 +351,8 @@ fn merge<'a>(source: &'a SourceRef<'a>) -> Vec<Merged<'a>> {
 /// Writes one sample for a merged client, given its identifying labels.
 type EmitFn<'f> = dyn Fn(&mut Exposition, [(&str, &str); 3], &Merged<'_>) + 'f;
 
-fn per_client(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    let merged: Vec<Vec<Merged<'_>>> = sources.iter().map(merge).collect();
+fn per_client(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
+    let merged: Vec<Vec<Merged<'_>>> = sources.iter().map(|s| merge(s, red)).collect();
     let each = |out: &mut Exposition, emit: &EmitFn<'_>| {
         for (source, list) in sources.iter().zip(&merged) {
             for m in list {
@@ -396,7 +400,9 @@ fn per_client(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         let client = m.first;
         let va = lossy(m.virtual_address);
         let v6 = opt_text(client.virtual_ipv6_address);
-        let user = opt_text(client.username_if_defined());
+        let user = client
+            .username_if_defined()
+            .map_or(Cow::Borrowed(""), |u| red.apply(u.as_bytes()));
         let cipher = opt_text(client.data_channel_cipher);
         out.sample(
             "ovpn_client_info",

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::SourceRef;
+use super::privacy::Redactor;
 use super::text::{Exposition, lossy};
 use crate::config::Location;
 
@@ -147,7 +148,7 @@ const CLIENT_LABELS: [&str; 6] = [
 ];
 
 /// Per-client and per-route families.
-pub fn clients(out: &mut Exposition, sources: &[SourceRef<'_>]) {
+pub fn clients(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
     // Label values in kumina's order: status_path, common_name,
     // connection_time, real_address, virtual_address, username.
     let mut bytes: BTreeMap<[String; 6], (u64, u64)> = BTreeMap::new();
@@ -158,14 +159,14 @@ pub fn clients(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         for (c, va) in v.clients.iter().zip(&v.virtual_addresses) {
             let key = [
                 path.clone(),
-                lossy(c.common_name.as_bytes()).into_owned(),
+                red.apply(c.common_name.as_bytes()).into_owned(),
                 c.connected_since_unix
                     .map(|t| t.to_string())
                     .unwrap_or_default(),
-                lossy(c.real_address.raw().as_bytes()).into_owned(),
+                red.apply(c.real_address.raw().as_bytes()).into_owned(),
                 lossy(va).into_owned(),
                 c.username
-                    .map(|u| lossy(u.as_bytes()).into_owned())
+                    .map(|u| red.apply(u.as_bytes()).into_owned())
                     .unwrap_or_default(),
             ];
             let e = bytes.entry(key).or_default();
@@ -176,8 +177,8 @@ pub fn clients(out: &mut Exposition, sources: &[SourceRef<'_>]) {
             let Some(t) = r.last_ref_unix else { continue };
             let key = [
                 path.clone(),
-                lossy(r.common_name.as_bytes()).into_owned(),
-                lossy(r.real_address.raw().as_bytes()).into_owned(),
+                red.apply(r.common_name.as_bytes()).into_owned(),
+                red.apply(r.real_address.raw().as_bytes()).into_owned(),
                 lossy(r.virtual_address.as_bytes()).into_owned(),
             ];
             let e = routes.entry(key).or_default();

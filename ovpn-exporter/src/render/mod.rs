@@ -7,6 +7,7 @@ pub mod exposition;
 pub mod gzip;
 pub mod hash;
 pub mod kumina;
+pub mod privacy;
 pub mod sessions;
 pub mod text;
 
@@ -29,6 +30,8 @@ pub struct Options {
     pub kumina_names: bool,
     /// Family groups to emit.
     pub collectors: crate::collect::Collectors,
+    /// What common names, usernames and real addresses become.
+    pub privacy: privacy::Privacy,
 }
 
 /// The state of one source at render time.
@@ -86,6 +89,7 @@ pub struct Rendered {
     sessions: OnceLock<Bytes>,
     states: Vec<SourceState>,
     server: String,
+    privacy: privacy::Privacy,
 }
 
 impl Rendered {
@@ -119,6 +123,7 @@ impl Rendered {
             sessions: OnceLock::new(),
             states,
             server,
+            privacy: opts.privacy,
         }
     }
 
@@ -144,7 +149,8 @@ impl Rendered {
         self.sessions
             .get_or_init(|| {
                 let mut out = Vec::new();
-                sessions::write(&mut out, &refs(&self.states, false), &self.server);
+                let red = privacy::Redactor::new(self.privacy);
+                sessions::write(&mut out, &refs(&self.states, false), &self.server, &red);
                 Bytes::from(out)
             })
             .clone()

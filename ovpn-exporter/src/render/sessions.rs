@@ -1,13 +1,16 @@
 //! `/sessions`: the seed exporter's JSON list, one object per client, every
 //! value a string.
 
+use std::borrow::Cow;
+
 use ovpn_status::Text;
 
 use super::SourceRef;
+use super::privacy::Redactor;
 use super::text::lossy;
 
-/// Writes the JSON array for all sources.
-pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str) {
+/// Writes the JSON array for all sources, identity fields through `red`.
+pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str, red: &Redactor) {
     out.push(b'[');
     let mut first = true;
     for s in sources {
@@ -22,20 +25,23 @@ pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str) {
                 .protocol()
                 .map_or(s.spec.proto.as_str(), |p| p.as_str());
             let id = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
-            let port = c
-                .real_address
-                .port()
-                .map(|p| p.to_string())
-                .unwrap_or_default();
+            // Redacted, the whole address stands in for the host; no port.
+            let (host, port) = if red.keeps() {
+                let port = c.real_address.port().map(|p| p.to_string());
+                let host = Cow::Owned(text(c.real_address.host()));
+                (host, port.unwrap_or_default())
+            } else {
+                (red.apply(c.real_address.raw().as_bytes()), String::new())
+            };
             let fields: [(&str, &str); 14] = [
                 ("server", server),
                 ("protocol", proto),
                 ("p1uniqueid", &id(c.client_id)),
                 ("p2uniqueid", &id(c.peer_id)),
                 ("state", "ESTABLISHED"),
-                ("remotehost", &text(c.real_address.host())),
+                ("remotehost", &host),
                 ("remoteport", &port),
-                ("remoteid", &text(c.common_name)),
+                ("remoteid", &red.apply(c.common_name.as_bytes())),
                 ("remotets", &lossy(va)),
                 ("established", &text(c.connected_since)),
                 ("bytesin", &c.bytes_received.to_string()),

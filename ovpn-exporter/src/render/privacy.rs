@@ -1,0 +1,129 @@
+//! What the identity fields (common name, username, real address) become
+//! in every output: kept, replaced by a keyed pseudonym, or dropped.
+//!
+//! Pseudonyms are HMAC-SHA256 under a secret only the operator has,
+//! truncated to 64 bits (16 hex digits): stable across scrapes and
+//! restarts, so clients can still be counted and followed over time, but
+//! without the key nobody can test a guess (common names are often easy to
+//! guess: `alice`, `laptop-042`).
+
+use std::borrow::Cow;
+
+use ring::hmac;
+
+use super::text::lossy;
+
+/// The policy, as configured (`--labels.redact`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Privacy {
+    /// Identity fields as OpenVPN wrote them.
+    #[default]
+    Keep,
+    /// Keyed pseudonyms; the HMAC key (the SHA-256 of the secret file).
+    Hash([u8; 32]),
+    /// Empty strings.
+    Drop,
+}
+
+impl Privacy {
+    /// Hashing under the SHA-256 of `secret`.
+    pub fn hash_with(secret: &[u8]) -> Self {
+        let digest = ring::digest::digest(&ring::digest::SHA256, secret);
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest.as_ref());
+        Privacy::Hash(key)
+    }
+
+    /// The `--labels.redact` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Privacy::Keep => "keep",
+            Privacy::Hash(_) => "hash",
+            Privacy::Drop => "drop",
+        }
+    }
+}
+
+/// A [`Privacy`] ready to apply, its key scheduled once per rendering.
+#[derive(Debug)]
+pub struct Redactor(Mode);
+
+#[derive(Debug)]
+enum Mode {
+    Keep,
+    Hash(hmac::Key),
+    Drop,
+}
+
+impl Redactor {
+    /// Prepares `privacy` for one rendering.
+    pub fn new(privacy: Privacy) -> Self {
+        Redactor(match privacy {
+            Privacy::Keep => Mode::Keep,
+            Privacy::Hash(key) => Mode::Hash(hmac::Key::new(hmac::HMAC_SHA256, &key)),
+            Privacy::Drop => Mode::Drop,
+        })
+    }
+
+    /// Whether identity fields are shown as written.
+    pub fn keeps(&self) -> bool {
+        matches!(self.0, Mode::Keep)
+    }
+
+    /// An identity field as label or JSON text. An empty field stays empty
+    /// in every mode: absence is not personal data.
+    pub fn apply<'a>(&self, raw: &'a [u8]) -> Cow<'a, str> {
+        match &self.0 {
+            _ if raw.is_empty() => Cow::Borrowed(""),
+            Mode::Keep => lossy(raw),
+            Mode::Drop => Cow::Borrowed(""),
+            Mode::Hash(key) => {
+                let tag = hmac::sign(key, raw);
+                let mut out = String::with_capacity(16);
+                for b in &tag.as_ref()[..8] {
+                    out.push(char::from(HEX[usize::from(b >> 4)]));
+                    out.push(char::from(HEX[usize::from(b & 15)]));
+                }
+                Cow::Owned(out)
+            }
+        }
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        let keep = Redactor::new(Privacy::Keep);
+        assert_eq!(keep.apply(b"Doe, John"), "Doe, John");
+        let drop = Redactor::new(Privacy::Drop);
+        assert_eq!(drop.apply(b"Doe, John"), "");
+        let a = Redactor::new(Privacy::hash_with(b"secret one\n"));
+        let b = Redactor::new(Privacy::hash_with(b"secret two\n"));
+        let h = a.apply(b"alice");
+        assert_eq!(h.len(), 16);
+        assert!(h.bytes().all(|c| c.is_ascii_hexdigit()));
+        // Stable under one key, different under another, distinct inputs
+        // distinct, empty stays empty.
+        assert_eq!(a.apply(b"alice"), h);
+        assert_ne!(b.apply(b"alice"), h);
+        assert_ne!(a.apply(b"alicf"), h);
+        assert_eq!(a.apply(b""), "");
+        // The pseudonym is the first 8 bytes of HMAC-SHA256 keyed with
+        // the SHA-256 of the secret, in hex.
+        let digest = ring::digest::digest(&ring::digest::SHA256, b"secret one\n");
+        let tag = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, digest.as_ref()),
+            b"alice",
+        );
+        let hex: Vec<String> = tag.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(h, hex.concat());
+    }
+}
