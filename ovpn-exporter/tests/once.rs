@@ -186,6 +186,33 @@ fn label_values_are_escaped_and_invalid_utf8_replaced() {
     assert_eq!(info[0].label("cipher"), Some("AES-256-GCM"));
 }
 
+/// Found by the `exposition` fuzz target: two virtual addresses whose
+/// invalid UTF-8 differs but reads the same (U+FFFD) made two equal seed
+/// `client` labels. Series are keyed on the label text, so they are summed.
+#[test]
+fn labels_that_read_the_same_are_one_series() {
+    let dir = tempdir("same-text");
+    let f = dir.join("s.status");
+    let mut doc = Vec::new();
+    doc.extend_from_slice(b"TITLE,OpenVPN 2.6.14 x\nTIME,x,1\n");
+    doc.extend_from_slice(b"HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Bytes Received,Bytes Sent,Connected Since\n");
+    doc.extend_from_slice(b"CLIENT_LIST,a,1.2.3.4:5,10.8.\xff0.6,10,20,x\n");
+    doc.extend_from_slice(b"CLIENT_LIST,a,1.2.3.5:5,10.8.\xfe0.6,1,2,x\n");
+    doc.extend_from_slice(b"END\n");
+    std::fs::write(&f, doc).unwrap();
+    let (code, out, _) = once(&["--status-file", f.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let e = check(&out);
+    assert_eq!(
+        e.get(
+            "ovpn_bytes_in_total",
+            &[("client", "a_10.8.\u{fffd}0.6_udp")]
+        ),
+        Some(11.0)
+    );
+    assert_eq!(e.all("ovpn_client_info").len(), 2);
+}
+
 #[test]
 fn missing_empty_and_garbage_sources_print_up_0_and_exit_0() {
     let dir = tempdir("bad");

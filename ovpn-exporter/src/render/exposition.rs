@@ -120,8 +120,10 @@ fn sessions_total(out: &mut Exposition, sources: &[SourceRef<'_>]) {
     out.sample("ovpn_sessions_total", &[], n as u64);
 }
 
-/// The seed `client` label's parts: common name, virtual address, proto.
-type SeedKey<'a> = (Cow<'a, str>, &'a [u8], &'static str);
+/// The seed `client` label's parts, as label text: common name, virtual
+/// address, proto. Keyed on the text, not the raw bytes: two invalid UTF-8
+/// spellings that read the same would otherwise make two equal series.
+type SeedKey<'a> = (Cow<'a, str>, Cow<'a, str>, &'static str);
 
 fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
     // Colliding labels are summed so that totals stay exact; series come in
@@ -138,7 +140,7 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
                 .real_address
                 .protocol()
                 .map_or(s.spec.proto.as_str(), |p| p.as_str());
-            let key = (red.apply(c.common_name.as_bytes()), *va, proto);
+            let key = (red.apply(c.common_name.as_bytes()), lossy(va), proto);
             let i = *index.entry(key.clone()).or_insert(series.len());
             if let Some(e) = series.get_mut(i) {
                 e.1 = e.1.saturating_add(c.bytes_received);
@@ -155,7 +157,7 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
             label.clear();
             label.push_str(cn);
             label.push('_');
-            label.push_str(&lossy(va));
+            label.push_str(va);
             label.push('_');
             label.push_str(proto);
             out.sample(name, &[("client", &label)], pick(e));
