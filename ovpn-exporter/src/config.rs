@@ -133,7 +133,7 @@ pub fn parse_yaml(text: &str) -> Result<Vec<SourceSpec>, String> {
 }
 
 /// The first line of a multi-line parser message (the rest is a snippet).
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim();
     line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }

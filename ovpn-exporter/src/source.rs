@@ -88,23 +88,26 @@ impl From<Reject> for Reason {
     }
 }
 
-/// What identifies one version of a file for change detection.
+/// What identifies one version of a file: a change of any part means the
+/// file was replaced, written or had its metadata changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileKey {
+pub(crate) struct FileKey {
     dev: u64,
     ino: u64,
     len: u64,
-    mtime: Option<SystemTime>,
+    pub(crate) mtime: Option<SystemTime>,
+    ctime: (i64, i64),
 }
 
 impl FileKey {
-    fn of(m: &Metadata) -> Self {
+    pub(crate) fn of(m: &Metadata) -> Self {
         use std::os::unix::fs::MetadataExt;
         FileKey {
             dev: m.dev(),
             ino: m.ino(),
             len: m.len(),
             mtime: m.modified().ok(),
+            ctime: (m.ctime(), m.ctime_nsec()),
         }
     }
 }

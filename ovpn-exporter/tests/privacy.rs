@@ -46,6 +46,18 @@ fn setup(tag: &str) -> (std::path::PathBuf, String, String) {
     )
 }
 
+/// `/metrics` and `/sessions`, asserting that no secret appears in either.
+fn hidden(server: &Server) -> (String, String) {
+    let metrics = server.get("/metrics").text();
+    let sessions = server.get("/sessions").text();
+    for text in [&metrics, &sessions] {
+        for secret in SECRETS {
+            assert!(!text.contains(secret), "{secret} in:\n{text}");
+        }
+    }
+    (metrics, sessions)
+}
+
 #[test]
 fn hashing_hides_every_identity_but_keeps_clients_apart() {
     let (dir, status, key) = setup("redact-hash");
@@ -59,13 +71,7 @@ fn hashing_hides_every_identity_but_keeps_clients_apart() {
         &key,
     ];
     let server = Server::start(&args);
-    let metrics = server.get("/metrics").text();
-    let sessions = server.get("/sessions").text();
-    for text in [&metrics, &sessions] {
-        for secret in SECRETS {
-            assert!(!text.contains(secret), "{secret} in:\n{text}");
-        }
-    }
+    let (metrics, sessions) = hidden(&server);
     // Still one series per session, and the seed totals unchanged.
     let e = check(&metrics);
     assert_eq!(e.all("ovpn_client_info").len(), 3);
@@ -104,13 +110,7 @@ fn dropping_empties_identities_and_sums_what_they_told_apart() {
         "--labels.redact",
         "drop",
     ]);
-    let metrics = server.get("/metrics").text();
-    let sessions = server.get("/sessions").text();
-    for text in [&metrics, &sessions] {
-        for secret in SECRETS {
-            assert!(!text.contains(secret), "{secret} in:\n{text}");
-        }
-    }
+    let (metrics, sessions) = hidden(&server);
     // The validator rejects duplicate series; the sums stay exact.
     let e = check(&metrics);
     let rx: f64 = e

@@ -17,6 +17,8 @@ use tokio_rustls::TlsAcceptor;
 
 use super::auth::BasicAuth;
 use super::tls::{self, TlsFile};
+use crate::config::one_line;
+use crate::source::FileKey;
 
 /// Largest web config file read: it is a few lines.
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -100,33 +102,8 @@ impl WebConfig {
     }
 }
 
-/// The first line of a multi-line parser message (the rest is a snippet).
-fn one_line(s: &str) -> String {
-    let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim();
-    line.strip_prefix("error: ").unwrap_or(line).to_owned()
-}
-
-/// What identifies one version of a file: a change of any part means the
-/// file was replaced or written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct FileKey {
-    dev: u64,
-    ino: u64,
-    len: u64,
-    mtime: Option<SystemTime>,
-    ctime: (i64, i64),
-}
-
 fn key_of(path: &Path) -> Option<FileKey> {
-    use std::os::unix::fs::MetadataExt as _;
-    let m = std::fs::metadata(path).ok()?;
-    Some(FileKey {
-        dev: m.dev(),
-        ino: m.ino(),
-        len: m.len(),
-        mtime: m.modified().ok(),
-        ctime: (m.ctime(), m.ctime_nsec()),
-    })
+    std::fs::metadata(path).ok().map(|m| FileKey::of(&m))
 }
 
 /// The web configuration in force, and how to reload it.

@@ -60,36 +60,7 @@ pub struct Server {
 
 impl Server {
     pub fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(bin())
-            .args([
-                "--web.listen-address",
-                "127.0.0.1:0",
-                "--log.format",
-                "json",
-            ])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("\"listening\"") {
-                    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-                    let addr = v["fields"]["address"].as_str().unwrap().to_owned();
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("exporter did not start")
-            .parse()
-            .unwrap();
-        Server { child, addr }
+        Server::start_on("127.0.0.1:0", args)
     }
 
     /// Sends SIGTERM and waits; returns the exit status.
