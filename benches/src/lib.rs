@@ -4,6 +4,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod peers;
+
 use ovpn_status::{Parser, Record, Step};
 pub use ovpn_testgen::{Options, Release, Version};
 
