@@ -30,50 +30,82 @@ const LAST_BLOCK: [u8; 2] = [0x03, 0x00];
 /// Where the renderer sends plain blocks, in order.
 #[derive(Debug)]
 pub struct Sink {
-    tx: SyncSender<(usize, Vec<u8>)>,
+    to: To,
     next: usize,
     crc: Crc,
 }
 
+/// Where a [`Sink`]'s blocks go.
+#[derive(Debug)]
+enum To {
+    /// Deflated at once, on the renderer's thread.
+    Inline(Vec<(usize, Vec<u8>)>),
+    /// Queued for the worker threads.
+    Workers(SyncSender<(usize, Vec<u8>)>),
+}
+
 impl Sink {
-    /// Queues one block for compression; blocks while every worker is busy
-    /// and the queue is full, which bounds memory.
+    /// Deflates one block, or queues it for a worker; a full queue blocks
+    /// until a worker is free, which bounds memory.
     pub fn send(&mut self, block: Vec<u8>) {
         if block.is_empty() {
             return;
         }
         self.crc.update(&block);
-        // The workers outlive the sink (they run until it is dropped), so
-        // the receiver is still there.
-        let _ = self.tx.send((self.next, block));
+        match &mut self.to {
+            To::Inline(parts) => parts.push((self.next, deflate(&block))),
+            // The workers outlive the sink (they run until it is dropped),
+            // so the receiver is still there.
+            To::Workers(tx) => {
+                let _ = tx.send((self.next, block));
+            }
+        }
         self.next += 1;
     }
 }
 
 /// Runs `render` with a [`Sink`] and returns the gzip of everything it
-/// sent, compressed by up to `threads` worker threads meanwhile.
+/// sent. With more than one thread, `threads` workers deflate the blocks
+/// while `render` writes; with one, blocks are deflated as they come and no
+/// thread is started (the right choice for a document of a few blocks).
 pub fn compress(threads: usize, render: impl FnOnce(&mut Sink)) -> Vec<u8> {
     let threads = threads.clamp(1, 8);
-    let (tx, rx) = sync_channel(threads + 1);
-    let rx = Mutex::new(rx);
-    let done: Mutex<Vec<(usize, Vec<u8>)>> = Mutex::new(Vec::new());
-    let (crc, blocks) = std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| work(&rx, &done));
-        }
+    let (crc, mut parts) = if threads == 1 {
         let mut sink = Sink {
-            tx,
+            to: To::Inline(Vec::new()),
             next: 0,
             crc: Crc::new(),
         };
         render(&mut sink);
-        (sink.crc, sink.next)
-        // `sink` (the only sender) is dropped here: the workers drain the
-        // queue and stop, and the scope waits for them.
-    });
-    // A worker that panicked has made the scope panic already.
-    let mut parts = done.into_inner().unwrap_or_else(PoisonError::into_inner);
-    debug_assert_eq!(parts.len(), blocks);
+        let parts = match sink.to {
+            To::Inline(parts) => parts,
+            To::Workers(_) => Vec::new(),
+        };
+        (sink.crc, parts)
+    } else {
+        let (tx, rx) = sync_channel(threads + 1);
+        let rx = Mutex::new(rx);
+        let done: Mutex<Vec<(usize, Vec<u8>)>> = Mutex::new(Vec::new());
+        let crc = std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| work(&rx, &done));
+            }
+            let mut sink = Sink {
+                to: To::Workers(tx),
+                next: 0,
+                crc: Crc::new(),
+            };
+            render(&mut sink);
+            sink.crc
+            // `sink` (the only sender) is dropped here: the workers drain
+            // the queue and stop, and the scope waits for them.
+        });
+        // A worker that panicked has made the scope panic already.
+        (
+            crc,
+            done.into_inner().unwrap_or_else(PoisonError::into_inner),
+        )
+    };
     parts.sort_unstable_by_key(|(i, _)| *i);
     let size: usize = parts.iter().map(|(_, p)| p.len()).sum();
     let mut out = Vec::with_capacity(HEADER.len() + size + LAST_BLOCK.len() + 8);

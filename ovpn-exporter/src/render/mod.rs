@@ -21,6 +21,9 @@ use bytes::Bytes;
 use crate::config::SourceSpec;
 use crate::snapshot::{Snapshot, View};
 
+/// About how many exposition bytes one client takes with every family.
+const CLIENT_BYTES: usize = 700;
+
 /// What to render.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -96,10 +99,21 @@ impl Rendered {
     /// Renders and compresses the exposition now; the rest on first use.
     pub fn new(states: Vec<SourceState>, opts: Options, server: String) -> Self {
         let start = Instant::now();
-        let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
+        let refs = refs(&states, opts.kumina_names);
+        // Worker threads pay off from a few blocks on; below that, deflate
+        // on this thread as the blocks come.
+        let clients: usize = refs
+            .iter()
+            .filter_map(|r| r.view.as_ref())
+            .map(|v| v.clients.len())
+            .sum();
+        let threads = if clients * CLIENT_BYTES < 2 * gzip::BLOCK {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, NonZero::get)
+        };
         let mut plain_len = 0;
         let gzip = gzip::compress(threads, |sink| {
-            let refs = refs(&states, opts.kumina_names);
             let mut out = text::Exposition::streaming(sink);
             exposition::write(&mut out, &refs, opts);
             if opts.collectors.has(crate::collect::Collectors::EXPORTER) {
