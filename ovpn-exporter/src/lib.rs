@@ -62,6 +62,9 @@ pub fn run(cli: &Cli) -> Result<(), String> {
             cli.telemetry_path
         ));
     }
+    if cli.management_timeout.is_zero() {
+        return Err("--management.timeout must be more than 0".into());
+    }
     let management_password = match &cli.management_password_file {
         Some(path) => Some(read_password(path)?),
         None => None,

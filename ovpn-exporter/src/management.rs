@@ -45,12 +45,17 @@ impl Address {
             }
             return Ok(Address::Unix(PathBuf::from(path)));
         }
+        let bracketed_or_plain = |h: &str| {
+            (h.starts_with('[') && h.ends_with(']')) || (!h.is_empty() && !h.contains(':'))
+        };
         match s.rsplit_once(':') {
-            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+            Some((host, port))
+                if bracketed_or_plain(host) && port.parse::<u16>().is_ok_and(|p| p > 0) =>
+            {
                 Ok(Address::Tcp(s.to_owned()))
             }
             _ => Err(format!(
-                "management address {s:?}: expected unix:/path or host:port"
+                "management address {s:?}: expected unix:/path, host:port or [ipv6]:port"
             )),
         }
     }
@@ -76,7 +81,11 @@ pub enum Failure {
     Timeout,
     /// The interface closed the connection mid-reply.
     Closed,
-    /// The password was refused.
+    /// A kept connection turned out closed before the reply's first line
+    /// (OpenVPN restarted); retried at once on a new one.
+    Gone,
+    /// The password was refused, or the interface wants one and none is
+    /// configured.
     Auth(String),
     /// The reply is not a status document.
     Invalid(ovpn_status::Error),
@@ -91,6 +100,7 @@ impl std::fmt::Display for Failure {
             Failure::Backoff(d) => write!(f, "next attempt in {:.1} s", d.as_secs_f64()),
             Failure::Timeout => f.write_str("timed out"),
             Failure::Closed => f.write_str("connection closed during the reply"),
+            Failure::Gone => f.write_str("connection closed before the reply"),
             Failure::Auth(e) => write!(f, "authentication: {e}"),
             Failure::Invalid(e) => write!(f, "invalid reply: {e}"),
             Failure::TooLarge => f.write_str("reply larger than the size limit"),
@@ -171,11 +181,6 @@ impl Management {
         }
     }
 
-    /// The address, for logs.
-    pub fn address(&self) -> &Address {
-        &self.address
-    }
-
     /// Asks for `status 3` and returns the complete reply (notifications
     /// included, `END` line last), within the timeout.
     ///
@@ -200,7 +205,8 @@ impl Management {
     }
 
     fn exchange(&mut self, deadline: Instant, max_bytes: u64) -> Result<Vec<u8>, Failure> {
-        if self.conn.is_none() {
+        let reused = self.conn.is_some();
+        if !reused {
             if let Some(at) = self.retry_at
                 && Instant::now() < at
             {
@@ -209,25 +215,46 @@ impl Management {
                 ));
             }
             self.retry_at = None;
-            self.conn = Some(self.connect(deadline)?);
+            self.connect(deadline)?;
         }
+        match self.ask(deadline, max_bytes) {
+            // A kept connection that OpenVPN closed meanwhile (it restarted)
+            // fails before any byte of the reply: connect again, once.
+            Err(Failure::Gone) if reused => {
+                self.connect(deadline)?;
+                self.ask(deadline, max_bytes)
+            }
+            result => result,
+        }
+    }
+
+    /// Sends `status 3` on the open connection and reads the reply.
+    fn ask(&mut self, deadline: Instant, max_bytes: u64) -> Result<Vec<u8>, Failure> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Failure::Closed);
         };
-        write_all(conn, b"status 3\n", deadline)?;
         let mut buf = std::mem::take(&mut self.carry);
+        write_all(conn, b"status 3\n", deadline).map_err(|f| gone_if(f, true))?;
         let mut parser = Parser::new();
         let mut pos = 0;
+        // Records of the reply so far (notifications are not records).
+        let mut records = 0usize;
         loop {
             match parser.feed(&buf[pos..], false) {
-                Ok(Step::Record(_, used)) => pos += used,
+                Ok(Step::Record(_, used)) => {
+                    pos += used;
+                    records += 1;
+                }
                 Ok(Step::Done) => break,
                 Ok(Step::NeedMore(used)) => {
                     pos += used;
                     if buf.len() as u64 > max_bytes {
                         return Err(Failure::TooLarge);
                     }
-                    read_more(conn, &mut buf, deadline)?;
+                    if buf[pos..].starts_with(PROMPT) {
+                        return Err(Failure::Auth("the interface asks for a password".into()));
+                    }
+                    read_more(conn, &mut buf, deadline).map_err(|f| gone_if(f, records == 0))?;
                 }
                 Err(e) => return Err(Failure::Invalid(e)),
             }
@@ -239,10 +266,23 @@ impl Management {
         Ok(buf)
     }
 
-    fn connect(&self, deadline: Instant) -> Result<Conn, Failure> {
+    /// Opens a new connection and reads the interface's greeting.
+    fn connect(&mut self, deadline: Instant) -> Result<(), Failure> {
+        self.conn = None;
+        self.carry.clear();
         let unreachable = |e: std::io::Error| Failure::Unreachable(e.to_string());
         let mut conn = match &self.address {
-            Address::Unix(path) => Conn::Unix(UnixStream::connect(path).map_err(unreachable)?),
+            Address::Unix(path) => {
+                // Bounded, unlike `UnixStream::connect`, which waits while
+                // OpenVPN's one-slot backlog is full (another client holds
+                // the interface).
+                let sock = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)
+                    .map_err(unreachable)?;
+                let addr = socket2::SockAddr::unix(path).map_err(unreachable)?;
+                sock.connect_timeout(&addr, remaining(deadline)?)
+                    .map_err(unreachable)?;
+                Conn::Unix(sock.into())
+            }
             Address::Tcp(addr) => {
                 let mut last = None;
                 let mut found = None;
@@ -264,28 +304,67 @@ impl Management {
                 Conn::Tcp(stream)
             }
         };
-        if let Some(password) = &self.password {
-            login(&mut conn, password, deadline)?;
-        }
-        Ok(conn)
+        self.carry = greet(&mut conn, self.password.as_deref(), deadline)?;
+        self.conn = Some(conn);
+        Ok(())
     }
 }
 
-/// Answers the `ENTER PASSWORD:` prompt and waits for `SUCCESS:`.
-fn login(conn: &mut Conn, password: &[u8], deadline: Instant) -> Result<(), Failure> {
+/// OpenVPN's password prompt (no line end follows it).
+const PROMPT: &[u8] = b"ENTER PASSWORD:";
+
+/// A connection closed before any line of the reply is [`Failure::Gone`].
+fn gone_if(f: Failure, nothing_new: bool) -> Failure {
+    match f {
+        Failure::Closed if nothing_new => Failure::Gone,
+        f => f,
+    }
+}
+
+/// Reads what OpenVPN sends on connect: the `ENTER PASSWORD:` prompt, which
+/// is answered, or the `>INFO:` banner line. Returns the bytes received
+/// after the password exchange (the banner included: the parser skips it).
+///
+/// A wrong password is not answered with an error line: OpenVPN drops its
+/// own `ERROR: bad password` while a password is needed, and prompts again.
+fn greet(conn: &mut Conn, password: Option<&[u8]>, deadline: Instant) -> Result<Vec<u8>, Failure> {
     let mut seen = Vec::new();
-    while !contains(&seen, b"ENTER PASSWORD:") {
+    loop {
+        if let Some(at) = memchr::memmem::find(&seen, PROMPT) {
+            let Some(password) = password else {
+                return Err(Failure::Auth(
+                    "the interface asks for a password (--management.password-file)".into(),
+                ));
+            };
+            seen.drain(..at + PROMPT.len());
+            let mut line = password.to_vec();
+            line.push(b'\n');
+            write_all(conn, &line, deadline)?;
+            return after_password(conn, seen, deadline);
+        }
+        if let Some(at) = memchr::memmem::find(&seen, b">INFO:")
+            && memchr::memchr(b'\n', &seen[at..]).is_some()
+        {
+            return Ok(seen);
+        }
         read_more(conn, &mut seen, deadline)?;
     }
-    let mut line = password.to_vec();
-    line.push(b'\n');
-    write_all(conn, &line, deadline)?;
-    seen.clear();
+}
+
+/// Waits for `SUCCESS:` after the password; returns what followed its line.
+fn after_password(
+    conn: &mut Conn,
+    mut seen: Vec<u8>,
+    deadline: Instant,
+) -> Result<Vec<u8>, Failure> {
     loop {
-        if contains(&seen, b"SUCCESS:") {
-            return Ok(());
+        if let Some(at) = memchr::memmem::find(&seen, b"SUCCESS:")
+            && let Some(end) = memchr::memchr(b'\n', &seen[at..])
+        {
+            seen.drain(..=at + end);
+            return Ok(seen);
         }
-        if contains(&seen, b"ERROR:") {
+        if contains(&seen, PROMPT) || contains(&seen, b"ERROR:") {
             return Err(Failure::Auth("password refused".into()));
         }
         read_more(conn, &mut seen, deadline)?;
@@ -355,44 +434,65 @@ HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Ad
 CLIENT_LIST\talice\t203.0.113.7:51993\t10.8.0.6\t\t1\t2\t2026-11-22 15:16:45\t1795360605\tUNDEF\t0\t0\tAES-256-GCM\r\n\
 END\r\n";
 
-    /// A fake interface on loopback: optional password prompt, banner, then
-    /// `replies` answers to `status 3`, each written in pieces of `piece`
-    /// bytes and followed by a notification split across two writes.
+    /// A fake interface on loopback, behaving as OpenVPN 2.6 does: the
+    /// `ENTER PASSWORD:` prompt when it has a password (prompting again
+    /// after a wrong one), then the `>INFO:` banner; then `replies` answers
+    /// to `status 3`, each written in pieces of `piece` bytes and followed
+    /// by a notification split across two writes. With `reconnect`, it
+    /// hangs up after the replies and serves one more connection.
     fn serve(password: Option<&'static str>, replies: usize, piece: usize) -> String {
+        serve_with(password, replies, piece, false)
+    }
+
+    fn serve_with(
+        password: Option<&'static str>,
+        replies: usize,
+        piece: usize,
+        reconnect: bool,
+    ) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            if let Some(pw) = password {
-                s.write_all(b"ENTER PASSWORD:").unwrap();
-                let mut line = Vec::new();
-                let mut b = [0u8; 1];
-                while s.read(&mut b).unwrap() == 1 && b[0] != b'\n' {
-                    line.push(b[0]);
+            for _ in 0..=usize::from(reconnect) {
+                let (mut s, _) = listener.accept().unwrap();
+                if let Some(pw) = password {
+                    loop {
+                        s.write_all(PROMPT).unwrap();
+                        let mut line = Vec::new();
+                        let mut b = [0u8; 1];
+                        while s.read(&mut b).unwrap_or(0) == 1 && b[0] != b'\n' {
+                            line.push(b[0]);
+                        }
+                        if line.is_empty() {
+                            return;
+                        }
+                        if line == pw.as_bytes() {
+                            break;
+                        }
+                    }
+                    s.write_all(b"SUCCESS: password is correct\r\n").unwrap();
                 }
-                if line != pw.as_bytes() {
-                    s.write_all(b"ERROR: bad password\r\n").unwrap();
-                    return;
+                s.write_all(
+                    b">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info\r\n",
+                )
+                .unwrap();
+                let mut cmd = [0u8; 9];
+                for _ in 0..replies {
+                    s.read_exact(&mut cmd).unwrap();
+                    assert_eq!(&cmd, b"status 3\n");
+                    for p in REPLY.chunks(piece) {
+                        s.write_all(p).unwrap();
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    s.write_all(b">BYTECOUNT_CLI:0,17").unwrap();
+                    s.write_all(b",42\r\n").unwrap();
                 }
-                s.write_all(b"SUCCESS: password is correct\r\n").unwrap();
+                if !reconnect {
+                    // Keep the connection open, silent, until the client
+                    // leaves.
+                    while s.read(&mut cmd).is_ok_and(|n| n > 0) {}
+                }
             }
-            s.write_all(
-                b">INFO:OpenVPN Management Interface Version 5 -- type 'help' for more info\r\n",
-            )
-            .unwrap();
-            let mut cmd = [0u8; 9];
-            for _ in 0..replies {
-                s.read_exact(&mut cmd).unwrap();
-                assert_eq!(&cmd, b"status 3\n");
-                for p in REPLY.chunks(piece) {
-                    s.write_all(p).unwrap();
-                    thread::sleep(Duration::from_millis(1));
-                }
-                s.write_all(b">BYTECOUNT_CLI:0,17").unwrap();
-                s.write_all(b",42\r\n").unwrap();
-            }
-            // Keep the connection open, silent, until the client leaves.
-            while s.read(&mut cmd).is_ok_and(|n| n > 0) {}
         });
         addr
     }
@@ -429,13 +529,32 @@ END\r\n";
     }
 
     #[test]
-    fn password_accepted_and_refused() {
-        let addr = serve(Some("s3cret"), 1, 4096);
-        let mut m = at(&addr, Some(b"s3cret"), Duration::from_secs(5));
+    fn password_accepted_refused_missing_and_not_asked_for() {
+        let t = Duration::from_secs(5);
+        let mut m = at(&serve(Some("s3cret"), 1, 4096), Some(b"s3cret"), t);
         assert_eq!(docs(&m.fetch(1 << 20).unwrap()), (1, true));
-        let addr = serve(Some("s3cret"), 1, 4096);
-        let mut m = at(&addr, Some(b"wrong"), Duration::from_secs(5));
+        // OpenVPN prompts again after a wrong password: refused at once.
+        let started = Instant::now();
+        let mut m = at(&serve(Some("s3cret"), 1, 4096), Some(b"wrong"), t);
         assert!(matches!(m.fetch(1 << 20), Err(Failure::Auth(_))));
+        let mut m = at(&serve(Some("s3cret"), 1, 4096), None, t);
+        assert!(matches!(m.fetch(1 << 20), Err(Failure::Auth(_))));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // A password configured for an interface that has none is unused.
+        let mut m = at(&serve(None, 1, 4096), Some(b"s3cret"), t);
+        assert_eq!(docs(&m.fetch(1 << 20).unwrap()), (1, true));
+    }
+
+    #[test]
+    fn a_restarted_interface_is_reconnected_within_the_same_fetch() {
+        let mut m = at(
+            &serve_with(None, 1, 4096, true),
+            None,
+            Duration::from_secs(5),
+        );
+        assert_eq!(docs(&m.fetch(1 << 20).unwrap()), (1, true));
+        // The kept connection was closed: the fetch reconnects and succeeds.
+        assert_eq!(docs(&m.fetch(1 << 20).unwrap()), (1, true));
     }
 
     #[test]
@@ -474,7 +593,15 @@ END\r\n";
             Address::parse("[::1]:7505"),
             Ok(Address::Tcp("[::1]:7505".into()))
         );
-        for bad in ["unix:", "localhost", ":7505", "host:port", "host:70000"] {
+        for bad in [
+            "unix:",
+            "localhost",
+            ":7505",
+            "host:port",
+            "host:70000",
+            "host:0",
+            "::1:7505",
+        ] {
             assert!(Address::parse(bad).is_err(), "{bad}");
         }
     }

@@ -100,6 +100,11 @@ pub(crate) struct FileKey {
 }
 
 impl FileKey {
+    /// The version of the file at `path` now, if it can be stat'ed.
+    pub(crate) fn at(path: &std::path::Path) -> Option<Self> {
+        std::fs::metadata(path).ok().map(|m| FileKey::of(&m))
+    }
+
     pub(crate) fn of(m: &Metadata) -> Self {
         use std::os::unix::fs::MetadataExt;
         FileKey {
@@ -210,6 +215,11 @@ impl Source {
         }
     }
 
+    /// Whether this is a management interface (read over the network).
+    pub fn is_live(&self) -> bool {
+        matches!(self.feed, Feed::Management { .. })
+    }
+
     /// Brings the source up to date. A file: a `stat`, and a read only if
     /// the file changed since the last check (sleeps between retries). A
     /// management interface: `status 3`, unless it answered less than a
@@ -221,7 +231,7 @@ impl Source {
                 let Location::File(path) = &self.spec.location else {
                     return;
                 };
-                let key = std::fs::metadata(path).ok().map(|m| FileKey::of(&m));
+                let key = FileKey::at(path);
                 if *last_key == Seen::File(key) {
                     if self.up {
                         self.last_good = Some(now);
@@ -256,7 +266,8 @@ impl Source {
                     return;
                 }
                 if result.is_ok() {
-                    *answered = Some(now);
+                    // From the reply's end: a slow reply is still reused.
+                    *answered = Some(Instant::now());
                 }
                 let result = result
                     .map_err(|f| management_failure(&f))
@@ -357,7 +368,7 @@ fn management_failure(f: &management::Failure) -> Failure {
     let reason = match f {
         M::Unreachable(_) | M::Backoff(_) | M::Auth(_) => Reason::Unreachable,
         M::Timeout => Reason::Timeout,
-        M::Closed => Reason::Incomplete,
+        M::Closed | M::Gone => Reason::Incomplete,
         M::Invalid(_) => Reason::Invalid,
         M::TooLarge => Reason::TooLarge,
     };
@@ -442,7 +453,7 @@ fn read_once(path: &std::path::Path, max_bytes: u64, max_line: u64) -> ReadResul
             let key = if e.kind() == ErrorKind::NotFound {
                 None
             } else {
-                stat_path(path)
+                FileKey::at(path)
             };
             let f = Failure::new(Reason::Missing, key);
             // Plain absence needs no explanation beyond the reason.
@@ -533,10 +544,6 @@ fn read_once(path: &std::path::Path, max_bytes: u64, max_line: u64) -> ReadResul
         },
         after,
     ))
-}
-
-fn stat_path(path: &std::path::Path) -> Option<FileKey> {
-    std::fs::metadata(path).ok().map(|m| FileKey::of(&m))
 }
 
 #[cfg(test)]

@@ -37,8 +37,23 @@ impl Exporter {
     /// Refreshes every source (blocking I/O) and returns the rendering
     /// of the current snapshots, reusing the previous one if nothing changed.
     pub fn refresh(&mut self, collectors: Collectors) -> Arc<Rendered> {
-        for s in &mut self.sources {
-            s.refresh(&self.limits);
+        let limits = &self.limits;
+        if self.sources.iter().filter(|s| s.is_live()).count() > 1 {
+            // Management interfaces wait on the network: ask them all at
+            // once, so a refresh takes as long as the slowest, not the sum.
+            std::thread::scope(|scope| {
+                for s in &mut self.sources {
+                    if s.is_live() {
+                        scope.spawn(move || s.refresh(limits));
+                    } else {
+                        s.refresh(limits);
+                    }
+                }
+            });
+        } else {
+            for s in &mut self.sources {
+                s.refresh(limits);
+            }
         }
         let gens: Vec<u64> = self.sources.iter().map(|s| s.generation).collect();
         if self.cache.as_ref().is_some_and(|(g, _)| *g != gens) {

@@ -45,13 +45,17 @@ fn interface<S: Read + Write>(
     clients: usize,
 ) {
     if let Some(pw) = password {
-        s.write_all(b"ENTER PASSWORD:").unwrap();
-        let mut r = BufReader::new(&mut s);
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        if line.trim_end() != pw {
-            let _ = s.write_all(b"ERROR: bad password\r\n");
-            return;
+        // As OpenVPN: a wrong password gets the prompt again.
+        loop {
+            s.write_all(b"ENTER PASSWORD:").unwrap();
+            let mut r = BufReader::new(&mut s);
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line.trim_end() == pw {
+                break;
+            }
         }
         s.write_all(b"SUCCESS: password is correct\r\n").unwrap();
     }
@@ -195,4 +199,46 @@ fn a_wrong_password_is_counted_as_unreachable() {
     );
     assert_eq!(served.load(Ordering::SeqCst), 0);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn silent_interfaces_are_waited_for_at_once() {
+    // Three interfaces that accept and never say anything: asked one
+    // after another they would take 3 s.
+    let silent: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let args: Vec<String> = silent
+        .iter()
+        .enumerate()
+        .flat_map(|(i, l)| {
+            [
+                "--management".to_owned(),
+                format!("m{i}={}", l.local_addr().unwrap()),
+            ]
+        })
+        .chain(["--management.timeout".to_owned(), "1s".to_owned()])
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let exporter = Server::start(&args);
+    // Past the backoff of the startup attempt.
+    thread::sleep(Duration::from_millis(1100));
+    let t = Instant::now();
+    let e = exporter.metrics();
+    assert!(
+        t.elapsed() < Duration::from_millis(1800),
+        "{:?}",
+        t.elapsed()
+    );
+    for m in ["m0", "m1"] {
+        assert_eq!(e.get("ovpn_up", &[("source", m)]), Some(0.0));
+        assert!(
+            e.get(
+                "ovpn_exporter_read_errors_total",
+                &[("source", m), ("reason", "timeout")]
+            )
+            .is_some_and(|v| v >= 1.0)
+        );
+    }
+    drop(silent);
 }

@@ -188,7 +188,8 @@ fn label_values_are_escaped_and_invalid_utf8_replaced() {
 
 /// Found by the `exposition` fuzz target: two virtual addresses whose
 /// invalid UTF-8 differs but reads the same (U+FFFD) made two equal seed
-/// `client` labels. Series are keyed on the label text, so they are summed.
+/// `client` labels; so did different parts joined by `_`. Series are keyed
+/// on the label text, so they are summed.
 #[test]
 fn labels_that_read_the_same_are_one_series() {
     let dir = tempdir("same-text");
@@ -198,6 +199,9 @@ fn labels_that_read_the_same_are_one_series() {
     doc.extend_from_slice(b"HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Bytes Received,Bytes Sent,Connected Since\n");
     doc.extend_from_slice(b"CLIENT_LIST,a,1.2.3.4:5,10.8.\xff0.6,10,20,x\n");
     doc.extend_from_slice(b"CLIENT_LIST,a,1.2.3.5:5,10.8.\xfe0.6,1,2,x\n");
+    // Different parts, the same joined label (found in review).
+    doc.extend_from_slice(b"CLIENT_LIST,x,1.2.3.6:5,y_z,100,0,x\n");
+    doc.extend_from_slice(b"CLIENT_LIST,x_y,1.2.3.7:5,z,200,0,x\n");
     doc.extend_from_slice(b"END\n");
     std::fs::write(&f, doc).unwrap();
     let (code, out, _) = once(&["--status-file", f.to_str().unwrap()]);
@@ -210,7 +214,11 @@ fn labels_that_read_the_same_are_one_series() {
         ),
         Some(11.0)
     );
-    assert_eq!(e.all("ovpn_client_info").len(), 2);
+    assert_eq!(
+        e.get("ovpn_bytes_in_total", &[("client", "x_y_z_udp")]),
+        Some(300.0)
+    );
+    assert_eq!(e.all("ovpn_client_info").len(), 4);
 }
 
 #[test]

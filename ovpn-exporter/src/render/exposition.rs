@@ -120,17 +120,13 @@ fn sessions_total(out: &mut Exposition, sources: &[SourceRef<'_>]) {
     out.sample("ovpn_sessions_total", &[], n as u64);
 }
 
-/// The seed `client` label's parts, as label text: common name, virtual
-/// address, proto. Keyed on the text, not the raw bytes: two invalid UTF-8
-/// spellings that read the same would otherwise make two equal series.
-type SeedKey<'a> = (Cow<'a, str>, Cow<'a, str>, &'static str);
-
 fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
     // Colliding labels are summed so that totals stay exact; series come in
-    // the order their label first appears. Keys borrow from the snapshots;
-    // each label text is built once, into one reused buffer, when written.
-    let mut series: Vec<(SeedKey<'_>, u64, u64)> = Vec::new();
-    let mut index: FxHashMap<SeedKey<'_>, usize> = FxHashMap::default();
+    // the order their label first appears. Keyed on the label text itself:
+    // different parts can join to the same text (`a` + `b_c`, `a_b` + `c`),
+    // and invalid UTF-8 spellings can read the same.
+    let mut series: Vec<(String, u64, u64)> = Vec::new();
+    let mut index: FxHashMap<String, usize> = FxHashMap::default();
     for s in sources {
         let Some(v) = &s.view else { continue };
         series.reserve(v.clients.len());
@@ -140,41 +136,32 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
                 .real_address
                 .protocol()
                 .map_or(s.spec.proto.as_str(), |p| p.as_str());
-            let key = (red.apply(c.common_name.as_bytes()), lossy(va), proto);
-            let i = *index.entry(key.clone()).or_insert(series.len());
-            if let Some(e) = series.get_mut(i) {
+            let label = [&*red.apply(c.common_name.as_bytes()), &*lossy(va), proto].join("_");
+            if let Some(e) = index.get(&label).and_then(|&i| series.get_mut(i)) {
                 e.1 = e.1.saturating_add(c.bytes_received);
                 e.2 = e.2.saturating_add(c.bytes_sent);
             } else {
-                series.push((key, c.bytes_received, c.bytes_sent));
+                index.insert(label.clone(), series.len());
+                series.push((label, c.bytes_received, c.bytes_sent));
             }
         }
     }
-    let mut label = String::new();
-    let mut each = |out: &mut Exposition, name: &str, pick: fn(&(SeedKey<'_>, u64, u64)) -> u64| {
-        for e in &series {
-            let (cn, va, proto) = &e.0;
-            label.clear();
-            label.push_str(cn);
-            label.push('_');
-            label.push_str(va);
-            label.push('_');
-            label.push_str(proto);
-            out.sample(name, &[("client", &label)], pick(e));
-        }
-    };
     out.family(
         "ovpn_bytes_in_total",
         "counter",
         "Bytes Received per client label <CN>_<virtual address>_<proto> (seed exporter).",
     );
-    each(out, "ovpn_bytes_in_total", |e| e.1);
+    for (label, rx, _) in &series {
+        out.sample("ovpn_bytes_in_total", &[("client", label)], *rx);
+    }
     out.family(
         "ovpn_bytes_out_total",
         "counter",
         "Bytes Sent per client label <CN>_<virtual address>_<proto> (seed exporter).",
     );
-    each(out, "ovpn_bytes_out_total", |e| e.2);
+    for (label, _, tx) in &series {
+        out.sample("ovpn_bytes_out_total", &[("client", label)], *tx);
+    }
 }
 
 fn up(out: &mut Exposition, sources: &[SourceRef<'_>]) {
@@ -192,7 +179,7 @@ fn read_errors(out: &mut Exposition, sources: &[SourceRef<'_>]) {
     out.family(
         "ovpn_exporter_read_errors_total",
         "counter",
-        "Failed reads of a status file, by reason.",
+        "Failed reads of a source (status file or management interface), by reason.",
     );
     for s in sources {
         for (reason, n) in crate::source::Reason::ALL.iter().zip(s.errors) {

@@ -72,17 +72,13 @@ fn path_of<'a>(s: &'a SourceRef<'_>) -> Cow<'a, str> {
 /// Source-level families: up, update time, connected clients, client-mode
 /// statistics.
 pub fn server(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    // Two sources naming the same file or interface would give duplicate
-    // series: the first one counts.
+    // Two sources whose `status_path` reads the same (the same file, or a
+    // file named like an interface's address) would give duplicate series:
+    // the first one counts.
     let sources: Vec<&SourceRef<'_>> = sources
         .iter()
         .enumerate()
-        .filter(|(i, s)| {
-            !sources
-                .iter()
-                .take(*i)
-                .any(|o| o.spec.location == s.spec.location)
-        })
+        .filter(|(i, s)| !sources.iter().take(*i).any(|o| path_of(o) == path_of(s)))
         .map(|(_, s)| s)
         .collect();
     out.family(

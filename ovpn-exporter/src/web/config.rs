@@ -102,10 +102,6 @@ impl WebConfig {
     }
 }
 
-fn key_of(path: &Path) -> Option<FileKey> {
-    std::fs::metadata(path).ok().map(|m| FileKey::of(&m))
-}
-
 /// The web configuration in force, and how to reload it.
 #[derive(Debug)]
 pub struct WebState {
@@ -154,11 +150,11 @@ impl WebState {
             return Ok(());
         };
         // Stat before reading: a change during the read is seen next time.
-        let config_key = key_of(path);
+        let config_key = FileKey::at(path);
         let (config, files) = WebConfig::load(path)?;
         let mut seen = vec![(path.clone(), config_key)];
         seen.extend(files.into_iter().map(|f| {
-            let k = key_of(&f);
+            let k = FileKey::at(&f);
             (f, k)
         }));
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(config);
@@ -185,7 +181,7 @@ impl WebState {
                 // Do not retry the same broken files on every check.
                 let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
                 for (p, k) in seen.iter_mut() {
-                    *k = key_of(p);
+                    *k = FileKey::at(p);
                 }
                 false
             }
@@ -203,7 +199,7 @@ impl WebState {
         let changed: Vec<Option<FileKey>> = {
             let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
             seen.iter()
-                .map(|(path, old)| (key_of(path), *old))
+                .map(|(path, old)| (FileKey::at(path), *old))
                 .filter(|(new, old)| new != old)
                 .map(|(new, _)| new)
                 .collect()
