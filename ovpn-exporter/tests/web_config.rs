@@ -166,18 +166,15 @@ fn basic(user: &str, pass: &str) -> String {
     format!("Basic {token}")
 }
 
-#[test]
-fn https_serves_with_a_generated_certificate_and_refuses_plain_http() {
-    let dir = tempdir("tls");
+/// A fresh PKI in a temporary directory, `web.yml` there holding `yaml`,
+/// and an exporter serving a status file with that web config.
+fn tls_server(tag: &str, yaml: &str) -> (Server, Pki) {
+    let dir = tempdir(tag);
     let pki = Pki::new();
     pki.write(&dir);
     // Relative paths are relative to the config file.
     let web = dir.join("web.yml");
-    std::fs::write(
-        &web,
-        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n",
-    )
-    .unwrap();
+    std::fs::write(&web, yaml).unwrap();
     let src = status_file();
     let server = Server::start(&[
         "--status-file",
@@ -185,6 +182,15 @@ fn https_serves_with_a_generated_certificate_and_refuses_plain_http() {
         "--web.config.file",
         web.to_str().unwrap(),
     ]);
+    (server, pki)
+}
+
+#[test]
+fn https_serves_with_a_generated_certificate_and_refuses_plain_http() {
+    let (server, pki) = tls_server(
+        "tls",
+        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n",
+    );
 
     for versions in [BOTH, &[&rustls::version::TLS12][..]] {
         let (status, body) =
@@ -245,22 +251,10 @@ fn https_serves_with_a_generated_certificate_and_refuses_plain_http() {
 
 #[test]
 fn tls13_only_refuses_a_tls12_client() {
-    let dir = tempdir("tls13");
-    let pki = Pki::new();
-    pki.write(&dir);
-    let web = dir.join("web.yml");
-    std::fs::write(
-        &web,
+    let (server, pki) = tls_server(
+        "tls13",
         "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  min_version: TLS13\n",
-    )
-    .unwrap();
-    let src = status_file();
-    let server = Server::start(&[
-        "--status-file",
-        &src,
-        "--web.config.file",
-        web.to_str().unwrap(),
-    ]);
+    );
     assert_eq!(
         https_get(server.addr, "/", &pki.ca, None, &[], BOTH)
             .unwrap()
@@ -412,26 +406,14 @@ fn basic_auth_challenges_refuses_and_accepts_on_every_endpoint() {
 
 #[test]
 fn tls_and_basic_auth_together() {
-    let dir = tempdir("tls-auth");
-    let pki = Pki::new();
-    pki.write(&dir);
-    let web = dir.join("web.yml");
     let hash = bcrypt::hash("s3cret", 4).unwrap();
-    std::fs::write(
-        &web,
-        format!(
+    let (server, pki) = tls_server(
+        "tls-auth",
+        &format!(
             "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n\
              basic_auth_users:\n  prometheus: {hash}\n"
         ),
-    )
-    .unwrap();
-    let src = status_file();
-    let server = Server::start(&[
-        "--status-file",
-        &src,
-        "--web.config.file",
-        web.to_str().unwrap(),
-    ]);
+    );
     let get = |auth: &[(&str, &str)]| {
         https_get(server.addr, "/metrics", &pki.ca, None, auth, BOTH)
             .unwrap()
