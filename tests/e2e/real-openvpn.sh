@@ -166,7 +166,7 @@ keepalive 10 60
 client-config-dir $d/ccd
 status $d/status 1
 status-version $version
-management $d/mgmt.sock unix
+management $d/mgmt.sock unix$([ "$name" = tcp ] && echo " $work/mgmt-password")
 # Kernel data-channel offload would need the ovpn-dco module; the test is
 # about the userspace status output, the same with or without it.
 disable-dco
@@ -373,6 +373,7 @@ management_exporter() {
     for name in udp tcp udpv1; do
         args+=(--management "$name=unix:$work/server-$name/mgmt.sock")
     done
+    args+=(--management.password-file "$work/mgmt-password")
     "$target/release/ovpn-exporter" "${args[@]}" --web.listen-address "127.0.0.1:$port" \
         >"$work/exporter-management.log" 2>&1 &
     pid=$!
@@ -384,6 +385,19 @@ management_exporter() {
     fi
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    # A wrong password: OpenVPN prompts again rather than answering with an
+    # error; the exporter must count a refusal, not wait out its timeout.
+    echo "not the secret" >"$work/wrong-password"
+    local out
+    out=$("$target/release/ovpn-exporter" --once --log.level error \
+        --management "tcp=unix:$work/server-tcp/mgmt.sock" \
+        --management.password-file "$work/wrong-password")
+    if grep -qx 'ovpn_up{source="tcp"} 0' <<<"$out" &&
+        grep -qx 'ovpn_exporter_read_errors_total{source="tcp",reason="unreachable"} 1' <<<"$out"; then
+        ok "exporter (management): a wrong password is counted as refused (unreachable), not as a timeout"
+    else
+        fail "exporter (management): wrong password: $(grep -E '^ovpn_(up|exporter_read_errors_total)\{source="tcp"' <<<"$out" | tr '\n' ' ')"
+    fi
 }
 
 start_prometheus() {
@@ -528,6 +542,10 @@ build
 work=$(mktemp -d /tmp/ovpne2e.XXXXXX)
 
 step "PKI, namespaces, servers"
+# The tcp server's management interface asks for a password; the others
+# do not (the exporter is given it for all three: only tcp must use it).
+echo "e2e management secret" >"$work/mgmt-password"
+export MGMT_PASSWORD_FILE=$work/mgmt-password
 make_ca
 make_netns
 printf 'netns\t%s\n' "$ns_cli" >"$work/plan.tsv"

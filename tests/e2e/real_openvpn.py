@@ -210,6 +210,18 @@ def management(sock_path, command, timeout=5.0, done=lambda data: data.endswith(
         s.connect(sock_path)
         data = b""
         while b"\n" not in data:  # the >INFO: banner comes first
+            if data.startswith(b"ENTER PASSWORD:"):
+                # The shell script's password-protected interface.
+                with open(os.environ["MGMT_PASSWORD_FILE"], "rb") as f:
+                    s.sendall(f.readline().rstrip(b"\r\n") + b"\n")
+                data = data[len(b"ENTER PASSWORD:"):]
+                while b"SUCCESS:" not in data or not data.endswith(b"\n"):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        raise RuntimeError(f"{sock_path}: closed after the password")
+                    data += chunk
+                data = data[data.index(b"\n", data.index(b"SUCCESS:")) + 1 :]
+                continue
             chunk = s.recv(65536)
             if not chunk:
                 raise RuntimeError(f"{sock_path}: closed before the banner")
