@@ -162,17 +162,19 @@ pub fn visit_separators(input: &[u8], sep: u8) -> usize {
 
 /// One exporter source serving `bytes`, as the exporter holds it after a
 /// complete read.
+///
+/// # Panics
+/// If `bytes` is not a complete status document.
 pub fn exporter_source(bytes: &[u8]) -> Vec<ovpn_exporter::render::SourceState> {
     use ovpn_exporter::config::SourceSpec;
     use ovpn_exporter::snapshot::Snapshot;
+    let mut snapshot = Snapshot::parse(bytes, false).expect("a complete status document");
+    snapshot.mtime = Some(1_795_360_616.0);
     vec![ovpn_exporter::render::SourceState {
         spec: SourceSpec::new("udp", "/run/openvpn/server.status".into()),
         up: true,
         errors: Default::default(),
-        snapshot: Some(std::sync::Arc::new(Snapshot {
-            bytes: bytes::Bytes::copy_from_slice(bytes),
-            mtime: Some(1_795_360_616.0),
-        })),
+        snapshot: Some(std::sync::Arc::new(snapshot)),
     }]
 }
 

@@ -429,7 +429,7 @@ pub fn render_and_check(flags: u8, doc: &[u8]) {
     use ovpn_exporter::config::SourceSpec;
     use ovpn_exporter::render::privacy::Privacy;
     use ovpn_exporter::render::{Options as RenderOptions, Rendered, SourceState};
-    use ovpn_exporter::snapshot::{self, Snapshot};
+    use ovpn_exporter::snapshot::Snapshot;
     use std::sync::Arc;
 
     let generated;
@@ -450,9 +450,11 @@ pub fn render_and_check(flags: u8, doc: &[u8]) {
         generated = ovpn_testgen::render(&ovpn_testgen::generate(&o), &o);
         &generated[..]
     };
-    if snapshot::check(doc).is_err() {
+    let Ok(mut snapshot) = Snapshot::parse(doc, flags & 4 != 0) else {
         return;
-    }
+    };
+    snapshot.mtime = Some(1_795_360_616.0);
+    let snapshot = Arc::new(snapshot);
     let clients = ovpn_status::parse(doc)
         .filter(|r| matches!(r, Ok(Record::Client(_))))
         .count();
@@ -463,7 +465,6 @@ pub fn render_and_check(flags: u8, doc: &[u8]) {
         "collect[]=exporter&collect[]=server",
     ][usize::from(flags >> 4) & 3];
     let collectors = Collectors::from_query(Some(query)).expect("a valid collect[] query");
-    let bytes = bytes::Bytes::copy_from_slice(doc);
     let sources = usize::from(flags & 3) % 3 + 1;
     let states: Vec<SourceState> = ["tcp", "udp", "status"][..sources]
         .iter()
@@ -474,12 +475,7 @@ pub fn render_and_check(flags: u8, doc: &[u8]) {
                 spec: SourceSpec::new(name, format!("/run/{name}.status").into()),
                 up: !down,
                 errors: Default::default(),
-                snapshot: (!down).then(|| {
-                    Arc::new(Snapshot {
-                        bytes: bytes.clone(),
-                        mtime: Some(1_795_360_616.0),
-                    })
-                }),
+                snapshot: (!down).then(|| Arc::clone(&snapshot)),
             }
         })
         .collect();

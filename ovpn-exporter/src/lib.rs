@@ -75,6 +75,7 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         max_stale: cli.max_stale,
         management_timeout: cli.management_timeout,
         management_password,
+        keep_routes: cli.kumina_names,
     };
     let opts = Options {
         client_metrics: !cli.no_client_metrics,

@@ -7,11 +7,10 @@ use std::io::{ErrorKind, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-
 use crate::config::{Location, SourceSpec};
 use crate::management::{self, Management};
 use crate::snapshot::{self, Reject, Snapshot};
+use ovpn_status::Step;
 
 /// Attempts per changed file before the read counts as failed.
 const ATTEMPTS: u32 = 5;
@@ -139,6 +138,9 @@ pub struct Limits {
     pub management_timeout: Duration,
     /// Management interface password, if they ask for one.
     pub management_password: Option<Vec<u8>>,
+    /// Keep routing-table rows in snapshots (the kumina families list
+    /// them).
+    pub keep_routes: bool,
 }
 
 impl Default for Limits {
@@ -149,6 +151,7 @@ impl Default for Limits {
             max_stale: Duration::from_secs(300),
             management_timeout: Duration::from_secs(3),
             management_password: None,
+            keep_routes: false,
         }
     }
 }
@@ -240,7 +243,7 @@ impl Source {
                     }
                     return;
                 }
-                let result = read(path, limits.max_bytes, limits.max_line_bytes);
+                let result = read(path, limits);
                 *last_key = Seen::File(match &result {
                     Ok((_, key)) => Some(*key),
                     Err(f) => f.key,
@@ -272,12 +275,8 @@ impl Source {
                 let result = result
                     .map_err(|f| management_failure(&f))
                     .and_then(|bytes| {
-                        snapshot::check(&bytes)
+                        Snapshot::parse(&bytes, limits.keep_routes)
                             .map_err(|r| Failure::new(Reason::from(r), None))
-                            .map(|()| Snapshot {
-                                bytes: Bytes::from(bytes),
-                                mtime: None,
-                            })
                     });
                 self.generation += 1;
                 self.finish(now, limits, result);
@@ -378,13 +377,13 @@ fn management_failure(f: &management::Failure) -> Failure {
 type ReadResult = Result<(Snapshot, FileKey), Failure>;
 
 /// Reads a complete document: retried while it is torn or changes under us.
-fn read(path: &std::path::Path, max_bytes: u64, max_line: u64) -> ReadResult {
+fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
     let mut last = Failure::new(Reason::Missing, None);
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             std::thread::sleep(RETRY_DELAY);
         }
-        match read_once(path, max_bytes, max_line) {
+        match read_once(path, limits) {
             Ok(ok) => {
                 tracing::debug!(path = %path.display(), attempt, len = ok.1.len, "read accepted");
                 return Ok(ok);
@@ -422,24 +421,9 @@ fn open_error(path: &std::path::Path, e: &std::io::Error) -> String {
     e.to_string()
 }
 
-/// The 1-based number of the first line longer than `max` bytes (the
-/// newline not counted), if any.
-fn long_line(buf: &[u8], max: u64) -> Option<usize> {
-    let max = usize::try_from(max).unwrap_or(usize::MAX);
-    let mut start = 0;
-    for (n, end) in memchr::memchr_iter(b'\n', buf)
-        .chain(std::iter::once(buf.len()))
-        .enumerate()
-    {
-        if end.saturating_sub(start) > max {
-            return Some(n + 1);
-        }
-        start = end + 1;
-    }
-    None
-}
-
-fn read_once(path: &std::path::Path, max_bytes: u64, max_line: u64) -> ReadResult {
+fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
+    let (max_bytes, max_line, keep_routes) =
+        (limits.max_bytes, limits.max_line_bytes, limits.keep_routes);
     // A FIFO or device would block or never end: refuse before opening.
     if let Ok(m) = std::fs::metadata(path)
         && !m.is_file()
@@ -480,39 +464,14 @@ fn read_once(path: &std::path::Path, max_bytes: u64, max_line: u64) -> ReadResul
             )),
         );
     }
-    let mut buf = Vec::with_capacity(usize::try_from(before.len).unwrap_or(0).saturating_add(1));
-    if let Err(e) = (&mut file)
-        .take(max_bytes.saturating_add(1))
-        .read_to_end(&mut buf)
-    {
-        let f = Failure::new(Reason::Incomplete, Some(before));
-        // Interrupted reads are retried; anything else is reported.
-        return Err(if e.kind() == ErrorKind::Interrupted {
-            f
-        } else {
-            f.because(e.to_string())
-        });
-    }
-    if buf.len() as u64 > max_bytes {
-        return Err(
-            Failure::new(Reason::TooLarge, Some(before)).because(format!(
-                "grew past --status.max-bytes {max_bytes} while being read"
-            )),
-        );
-    }
+    let (mut snap, read) = stream(&mut file, before, max_bytes, max_line, keep_routes)?;
     let after = file
         .metadata()
         .map(|m| FileKey::of(&m))
         .map_err(|_| Failure::new(Reason::Incomplete, Some(before)))?;
-    if after != before || buf.len() as u64 != after.len {
+    if after != before || read != after.len {
         return Err(Failure::new(Reason::Incomplete, Some(after)));
     }
-    if let Some(n) = long_line(&buf, max_line) {
-        return Err(Failure::new(Reason::TooLarge, Some(after)).because(format!(
-            "line {n} is longer than --status.max-line-bytes {max_line}"
-        )));
-    }
-    snapshot::check(&buf).map_err(|r| Failure::new(Reason::from(r), Some(after)))?;
     // OpenVPN rewrites in place, one write per line: mid-rewrite the file
     // can hold new lines followed by the old document's tail and its END,
     // with an unchanged size. Such a read looks complete, so a file modified
@@ -537,13 +496,129 @@ fn read_once(path: &std::path::Path, max_bytes: u64, max_line: u64) -> ReadResul
         .mtime
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_secs_f64());
-    Ok((
-        Snapshot {
-            bytes: Bytes::from(buf),
-            mtime,
-        },
-        after,
-    ))
+    snap.mtime = mtime;
+    Ok((snap, after))
+}
+
+/// Bytes asked of a status file per read.
+const READ_SIZE: usize = 64 * 1024;
+
+/// Parses the document in `file` into a snapshot as it is read, holding
+/// the longest line plus one read in memory, never the whole file. Parsing
+/// stops at `END`; reading goes on to the end of the file so that the
+/// caller can compare the bytes read (returned) with the file's size.
+fn stream(
+    file: &mut File,
+    key: FileKey,
+    max_bytes: u64,
+    max_line: u64,
+    keep_routes: bool,
+) -> Result<(Snapshot, u64), Failure> {
+    let mut parser = ovpn_status::Parser::new();
+    let mut builder = snapshot::Builder::new(keep_routes);
+    let mut lines = LineGuard::new(max_line);
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
+    let mut start = 0;
+    let mut read: u64 = 0;
+    let mut eof = false;
+    let mut parsing = true;
+    loop {
+        if parsing {
+            match parser.feed(buf.get(start..).unwrap_or_default(), eof) {
+                Ok(Step::Record(rec, used)) => {
+                    builder.push(&rec);
+                    start += used;
+                    continue;
+                }
+                Ok(Step::NeedMore(used)) => start += used,
+                Ok(Step::Done) => parsing = false,
+                Err(e) => {
+                    let reason = if e.is_incomplete() {
+                        Reason::Incomplete
+                    } else {
+                        Reason::Invalid
+                    };
+                    return Err(Failure::new(reason, Some(key)));
+                }
+            }
+        }
+        if eof {
+            break;
+        }
+        if parsing {
+            buf.drain(..start);
+        } else {
+            buf.clear();
+        }
+        start = 0;
+        let filled = buf.len();
+        buf.resize(filled + READ_SIZE, 0);
+        let n = loop {
+            match file.read(buf.get_mut(filled..).unwrap_or_default()) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(Failure::new(Reason::Incomplete, Some(key)).because(e.to_string()));
+                }
+            }
+        };
+        buf.truncate(filled + n);
+        read += n as u64;
+        if read > max_bytes {
+            return Err(Failure::new(Reason::TooLarge, Some(key)).because(format!(
+                "grew past --status.max-bytes {max_bytes} while being read"
+            )));
+        }
+        if let Some(line) = lines.scan(buf.get(filled..).unwrap_or_default()) {
+            return Err(Failure::new(Reason::TooLarge, Some(key)).because(format!(
+                "line {line} is longer than --status.max-line-bytes {max_line}"
+            )));
+        }
+        eof = n == 0;
+        if eof && read == 0 {
+            return Err(Failure::new(Reason::Empty, Some(key)));
+        }
+    }
+    let snap = builder
+        .finish()
+        .map_err(|r| Failure::new(Reason::from(r), Some(key)))?;
+    Ok((snap, read))
+}
+
+/// Finds the first line longer than a limit in bytes that come in pieces.
+struct LineGuard {
+    max: u64,
+    /// The 1-based number of the line being read.
+    line: usize,
+    /// Its length so far.
+    len: u64,
+}
+
+impl LineGuard {
+    fn new(max: u64) -> Self {
+        LineGuard {
+            max,
+            line: 1,
+            len: 0,
+        }
+    }
+
+    /// The number of the first line longer than the limit (its newline not
+    /// counted), once the bytes read so far show one.
+    fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut start = 0;
+        for newline in memchr::memchr_iter(b'\n', bytes) {
+            self.len += (newline - start) as u64;
+            if self.len > self.max {
+                return Some(self.line);
+            }
+            self.line += 1;
+            self.len = 0;
+            start = newline + 1;
+        }
+        self.len += (bytes.len() - start) as u64;
+        (self.len > self.max).then_some(self.line)
+    }
 }
 
 #[cfg(test)]
@@ -580,7 +655,7 @@ mod tests {
         s.refresh(&limits);
         assert!(s.up);
         let good = s.snapshot.clone().unwrap();
-        assert_eq!(&good.bytes[..], DOC);
+        assert_eq!(good.stats().next(), Some((&b"TUN/TAP read bytes"[..], 1)));
 
         std::fs::write(&path, &DOC[..DOC.len() - 4]).unwrap();
         s.refresh(&limits);
@@ -608,21 +683,31 @@ mod tests {
 
     #[test]
     fn long_lines() {
+        let long_line = |b: &[u8], max| LineGuard::new(max).scan(b);
         assert_eq!(long_line(b"", 3), None);
         assert_eq!(long_line(b"abc\nabc\n", 3), None);
         assert_eq!(long_line(b"abc\nabcd\nab", 3), Some(2));
         assert_eq!(long_line(b"ab\nabcd", 3), Some(2));
         assert_eq!(long_line(b"abcd", 3), Some(1));
+        // A line split across reads counts whole.
+        let mut guard = LineGuard::new(3);
+        assert_eq!(guard.scan(b"ab\nab"), None);
+        assert_eq!(guard.scan(b"c"), None);
+        assert_eq!(guard.scan(b"d\n"), Some(2));
 
         let path = tmp("long.status");
         let mut doc = b"OpenVPN STATISTICS\nUpdated,x\n".to_vec();
         doc.extend([b'x'; 200]);
         doc.extend(b",1\nEND\n");
         std::fs::write(&path, &doc).unwrap();
-        let e = read(&path, 1 << 20, 100).unwrap_err();
+        let limits = |max_line_bytes| Limits {
+            max_line_bytes,
+            ..Limits::default()
+        };
+        let e = read(&path, &limits(100)).unwrap_err();
         assert_eq!(e.reason, Reason::TooLarge);
         assert!(e.cause.unwrap().contains("line 3"));
-        assert!(read(&path, 1 << 20, 300).is_ok());
+        assert!(read(&path, &limits(300)).is_ok());
         let _ = std::fs::remove_file(&path);
     }
 
@@ -633,19 +718,19 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let dangling = dir.join("dangling");
         std::os::unix::fs::symlink(dir.join("gone"), &dangling).unwrap();
-        let e = read(&dangling, 1000, 1000).unwrap_err();
+        let e = read(&dangling, &Limits::default()).unwrap_err();
         assert_eq!(e.reason, Reason::Missing);
         assert!(e.cause.unwrap().contains("dangling symbolic link"));
 
         let a = dir.join("loop-a");
         std::os::unix::fs::symlink(dir.join("loop-b"), &a).unwrap();
         std::os::unix::fs::symlink(&a, dir.join("loop-b")).unwrap();
-        let e = read(&a, 1000, 1000).unwrap_err();
+        let e = read(&a, &Limits::default()).unwrap_err();
         assert_eq!(e.reason, Reason::Missing);
         assert!(e.cause.is_some());
 
         // A directory (like a FIFO or device) is never read.
-        let e = read(&dir, 1000, 1000).unwrap_err();
+        let e = read(&dir, &Limits::default()).unwrap_err();
         assert_eq!(e.reason, Reason::Invalid);
         assert_eq!(e.cause.as_deref(), Some("not a regular file"));
 

@@ -1,15 +1,16 @@
 //! The metric families, one function each, in a fixed order over all
 //! sources. Seed-compatible families first, then the richer ones.
 
-use super::hash::FxHashMap;
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::ops::Range;
 
-use ovpn_status::{Client, Stat};
-
+use super::hash::FxHashMap;
 use super::privacy::Redactor;
-use super::text::{Exposition, lossy};
+use super::text::{Exposition, lossy, write_label};
 use super::{Options, SourceRef};
 use crate::collect::Collectors;
+use crate::snapshot::{ClientRef, Snapshot};
 
 /// Writes every family for `sources`.
 pub fn write(out: &mut Exposition, sources: &[SourceRef<'_>], opts: Options) {
@@ -47,14 +48,14 @@ pub fn write(out: &mut Exposition, sources: &[SourceRef<'_>], opts: Options) {
         sources,
         "ovpn_server_global_stat",
         "GLOBAL STATS value by name, as written by OpenVPN.",
-        |v| &v.globals,
+        Snapshot::globals,
     );
     stats(
         out,
         sources,
         "ovpn_client_mode_stat",
         "Client-mode (OpenVPN STATISTICS) value by name, as written by OpenVPN.",
-        |v| &v.stats,
+        Snapshot::stats,
     );
     if clients {
         per_client(out, sources, red);
@@ -68,8 +69,8 @@ pub fn write(out: &mut Exposition, sources: &[SourceRef<'_>], opts: Options) {
 }
 
 fn version_of(s: &SourceRef<'_>) -> Cow<'static, str> {
-    match s.view.as_ref().and_then(|v| v.version) {
-        Some(v) => Cow::Owned(lossy(v.as_bytes()).into_owned()),
+    match s.snapshot.and_then(Snapshot::version) {
+        Some(v) => Cow::Owned(lossy(v).into_owned()),
         None => Cow::Borrowed("unknown"),
     }
 }
@@ -80,7 +81,7 @@ fn probe_success(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         "gauge",
         "1 when at least one status source was read completely (seed exporter).",
     );
-    match sources.iter().find(|s| s.up && s.view.is_some()) {
+    match sources.iter().find(|s| s.up && s.snapshot.is_some()) {
         Some(s) => out.sample("probe_success", &[("version", &version_of(s))], 1u64),
         None => out.sample("probe_success", &[("version", "unknown")], 0u64),
     }
@@ -93,7 +94,7 @@ fn info(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         "OpenVPN version from the TITLE row (unknown without one), one series per version.",
     );
     let mut seen: Vec<Cow<'static, str>> = Vec::new();
-    for s in sources.iter().filter(|s| s.view.is_some()) {
+    for s in sources.iter().filter(|s| s.snapshot.is_some()) {
         let v = version_of(s);
         if !seen.contains(&v) {
             out.sample(
@@ -114,8 +115,8 @@ fn sessions_total(out: &mut Exposition, sources: &[SourceRef<'_>]) {
     );
     let n: usize = sources
         .iter()
-        .filter_map(|s| s.view.as_ref())
-        .map(|v| v.clients.len())
+        .filter_map(|s| s.snapshot)
+        .map(Snapshot::client_count)
         .sum();
     out.sample("ovpn_sessions_total", &[], n as u64);
 }
@@ -124,26 +125,43 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
     // Colliding labels are summed so that totals stay exact; series come in
     // the order their label first appears. Keyed on the label text itself:
     // different parts can join to the same text (`a` + `b_c`, `a_b` + `c`),
-    // and invalid UTF-8 spellings can read the same.
-    let mut series: Vec<(String, u64, u64)> = Vec::new();
-    let mut index: FxHashMap<String, usize> = FxHashMap::default();
+    // and invalid UTF-8 spellings can read the same. The labels are made
+    // into one arena first, then indexed.
+    let mut arena = String::new();
+    let mut rows: Vec<(Range<usize>, u64, u64)> = Vec::new();
     for s in sources {
-        let Some(v) = &s.view else { continue };
-        series.reserve(v.clients.len());
-        index.reserve(v.clients.len());
-        for (c, va) in v.clients.iter().zip(&v.virtual_addresses) {
-            let proto = c
-                .real_address
-                .protocol()
-                .map_or(s.spec.proto.as_str(), |p| p.as_str());
-            let label = [&*red.apply(c.common_name.as_bytes()), &*lossy(va), proto].join("_");
-            if let Some(e) = index.get(&label).and_then(|&i| series.get_mut(i)) {
-                e.1 = e.1.saturating_add(c.bytes_received);
-                e.2 = e.2.saturating_add(c.bytes_sent);
-            } else {
-                index.insert(label.clone(), series.len());
-                series.push((label, c.bytes_received, c.bytes_sent));
+        let Some(snap) = s.snapshot else { continue };
+        rows.reserve(snap.client_count());
+        for c in snap.clients() {
+            let proto = c.protocol().map_or(s.spec.proto.as_str(), |p| p.as_str());
+            let start = arena.len();
+            for (i, part) in [
+                &*red.apply(c.common_name()),
+                &*lossy(c.virtual_address()),
+                proto,
+            ]
+            .iter()
+            .enumerate()
+            {
+                if i > 0 {
+                    arena.push('_');
+                }
+                arena.push_str(part);
             }
+            rows.push((start..arena.len(), c.bytes_received(), c.bytes_sent()));
+        }
+    }
+    let mut index: FxHashMap<&str, usize> = FxHashMap::default();
+    index.reserve(rows.len());
+    let mut series: Vec<(&str, u64, u64)> = Vec::with_capacity(rows.len());
+    for (range, rx, tx) in rows {
+        let label = arena.get(range).unwrap_or_default();
+        if let Some(e) = index.get(label).and_then(|&i| series.get_mut(i)) {
+            e.1 = e.1.saturating_add(rx);
+            e.2 = e.2.saturating_add(tx);
+        } else {
+            index.insert(label, series.len());
+            series.push((label, rx, tx));
         }
     }
     out.family(
@@ -199,7 +217,7 @@ fn status_info(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         "Format and OpenVPN version of the snapshot served for a source.",
     );
     for s in sources {
-        if let Some(v) = &s.view {
+        if let Some(v) = s.snapshot {
             out.sample(
                 "ovpn_status_info",
                 &[
@@ -220,9 +238,9 @@ fn update_time(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         "When OpenVPN wrote the snapshot: TIME's time_t, else the file's mtime (unix seconds).",
     );
     for s in sources {
-        let Some(v) = &s.view else { continue };
+        let Some(v) = s.snapshot else { continue };
         #[allow(clippy::cast_precision_loss)]
-        let t = v.time_unix.map(|t| t as f64).or(s.mtime);
+        let t = v.time_unix.map(|t| t as f64).or(v.mtime);
         if let Some(t) = t {
             out.sample(
                 "ovpn_status_update_time_seconds",
@@ -240,11 +258,11 @@ fn server_clients(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         "Rows in the server's client list.",
     );
     for s in sources {
-        if let Some(v) = s.view.as_ref().filter(|v| v.format.is_server()) {
+        if let Some(v) = s.snapshot.filter(|v| v.format.is_server()) {
             out.sample(
                 "ovpn_server_connected_clients",
                 &[("source", &s.spec.name)],
-                v.clients.len() as u64,
+                v.client_count() as u64,
             );
         }
     }
@@ -257,159 +275,152 @@ fn routes(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         "Rows in the server's routing table.",
     );
     for s in sources {
-        if let Some(v) = s.view.as_ref().filter(|v| v.format.is_server()) {
+        if let Some(v) = s.snapshot.filter(|v| v.format.is_server()) {
             out.sample("ovpn_routes", &[("source", &s.spec.name)], v.routes);
         }
     }
 }
 
-fn stats(
+fn stats<'s, I>(
     out: &mut Exposition,
-    sources: &[SourceRef<'_>],
+    sources: &[SourceRef<'s>],
     family: &str,
     help: &str,
-    pick: impl for<'v, 'a> Fn(&'v crate::snapshot::View<'a>) -> &'v [Stat<'a>],
-) {
+    pick: impl Fn(&'s Snapshot) -> I,
+) where
+    I: Iterator<Item = (&'s [u8], u64)>,
+{
     out.family(family, "gauge", help);
     for s in sources {
-        let Some(v) = &s.view else { continue };
+        let Some(v) = s.snapshot else { continue };
         // A repeated name keeps its first value: no duplicate series.
         let mut seen: Vec<Cow<'_, str>> = Vec::new();
-        for st in pick(v) {
-            let name = lossy(st.name.as_bytes());
+        for (name, value) in pick(v) {
+            let name = lossy(name);
             if seen.contains(&name) {
                 continue;
             }
-            out.sample(
-                family,
-                &[("source", &s.spec.name), ("name", &name)],
-                st.value,
-            );
+            out.sample(family, &[("source", &s.spec.name), ("name", &name)], value);
             seen.push(name);
         }
     }
 }
 
-/// Clients of one source merged by (common name, real address).
+/// Clients of all sources, merged by (source, common name, real address).
 struct Merged<'a> {
-    first: &'a Client<'a>,
-    virtual_address: &'a [u8],
-    common_name: Cow<'a, str>,
-    /// The Real Address as label text, made once for every family.
-    real_address: Cow<'a, str>,
+    first: ClientRef<'a>,
+    /// `source=…,common_name=…,real_address=…`, escaped, in the label
+    /// arena: written once, used by every family.
+    labels: Range<usize>,
     rx: u64,
     tx: u64,
     since: Option<u64>,
 }
 
-type MergeKey<'a> = (Cow<'a, str>, Cow<'a, str>);
-
-fn merge<'a>(source: &'a SourceRef<'a>, red: &Redactor) -> Vec<Merged<'a>> {
-    let Some(view) = &source.view else {
-        return Vec::new();
-    };
-    let mut index: FxHashMap<MergeKey<'a>, usize> = FxHashMap::default();
-    let mut out: Vec<Merged<'a>> = Vec::with_capacity(view.clients.len());
-    for (client, va) in view.clients.iter().zip(&view.virtual_addresses) {
-        let cn = red.apply(client.common_name.as_bytes());
-        let real_address = red.apply(client.real_address.raw().as_bytes());
-        let key = (cn.clone(), real_address.clone());
-        if let Some(merged) = index.get(&key).and_then(|&i| out.get_mut(i)) {
-            merged.rx = merged.rx.saturating_add(client.bytes_received);
-            merged.tx = merged.tx.saturating_add(client.bytes_sent);
-            merged.since = match (merged.since, client.connected_since_unix) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-        } else {
-            index.insert(key, out.len());
-            out.push(Merged {
-                first: client,
-                virtual_address: va,
-                common_name: cn,
-                real_address,
-                rx: client.bytes_received,
-                tx: client.bytes_sent,
-                since: client.connected_since_unix,
-            });
+fn merge<'a>(sources: &[SourceRef<'a>], red: &Redactor, labels: &mut Vec<u8>) -> Vec<Merged<'a>> {
+    let mut out: Vec<Merged<'a>> = Vec::new();
+    for source in sources {
+        let Some(snap) = source.snapshot else {
+            continue;
+        };
+        out.reserve(snap.client_count());
+        let mut index: FxHashMap<(Cow<'a, str>, Cow<'a, str>), usize> = FxHashMap::default();
+        index.reserve(snap.client_count());
+        for client in snap.clients() {
+            let key = (
+                red.apply(client.common_name()),
+                red.apply(client.real_address()),
+            );
+            match index.entry(key) {
+                Entry::Occupied(e) => {
+                    let Some(m) = out.get_mut(*e.get()) else {
+                        continue;
+                    };
+                    m.rx = m.rx.saturating_add(client.bytes_received());
+                    m.tx = m.tx.saturating_add(client.bytes_sent());
+                    m.since = match (m.since, client.connected_since_unix()) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                Entry::Vacant(e) => {
+                    let (cn, real_address) = e.key();
+                    let start = labels.len();
+                    write_label(labels, "source", &source.spec.name);
+                    labels.push(b',');
+                    write_label(labels, "common_name", cn);
+                    labels.push(b',');
+                    write_label(labels, "real_address", real_address);
+                    e.insert(out.len());
+                    out.push(Merged {
+                        first: client,
+                        labels: start..labels.len(),
+                        rx: client.bytes_received(),
+                        tx: client.bytes_sent(),
+                        since: client.connected_since_unix(),
+                    });
+                }
+            }
         }
     }
     out
 }
 
-/// Writes one sample for a merged client, given its identifying labels.
-type EmitFn<'f> = dyn Fn(&mut Exposition, [(&str, &str); 3], &Merged<'_>) + 'f;
-
 fn per_client(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
-    let merged: Vec<Vec<Merged<'_>>> = sources.iter().map(|s| merge(s, red)).collect();
-    let each = |out: &mut Exposition, emit: &EmitFn<'_>| {
-        for (source, list) in sources.iter().zip(&merged) {
-            for m in list {
-                let labels = [
-                    ("source", source.spec.name.as_str()),
-                    ("common_name", &*m.common_name),
-                    ("real_address", &*m.real_address),
-                ];
-                emit(out, labels, m);
-            }
-        }
-    };
+    let mut arena = Vec::new();
+    let merged = merge(sources, red, &mut arena);
+    // The arena holds whole escaped `key="value"` pairs of valid UTF-8.
+    let arena = String::from_utf8_lossy(&arena);
+    let labels = |m: &Merged<'_>| arena.get(m.labels.clone()).unwrap_or_default();
     out.family(
         "ovpn_client_received_bytes_total",
         "counter",
         "Bytes Received from a client (rows with the same common name and real address summed).",
     );
-    each(out, &|out, labels, m| {
-        out.sample("ovpn_client_received_bytes_total", &labels, m.rx);
-    });
+    for m in &merged {
+        out.sample_with("ovpn_client_received_bytes_total", labels(m), &[], m.rx);
+    }
     out.family(
         "ovpn_client_sent_bytes_total",
         "counter",
         "Bytes Sent to a client (rows with the same common name and real address summed).",
     );
-    each(out, &|out, labels, m| {
-        out.sample("ovpn_client_sent_bytes_total", &labels, m.tx);
-    });
+    for m in &merged {
+        out.sample_with("ovpn_client_sent_bytes_total", labels(m), &[], m.tx);
+    }
     out.family(
         "ovpn_client_connected_since_seconds",
         "gauge",
         "Connected Since (time_t) of a client, unix seconds; absent in status-version 1.",
     );
-    each(out, &|out, labels, m| {
+    for m in &merged {
         if let Some(t) = m.since {
-            out.sample("ovpn_client_connected_since_seconds", &labels, t);
+            out.sample_with("ovpn_client_connected_since_seconds", labels(m), &[], t);
         }
-    });
+    }
     out.family(
         "ovpn_client_info",
         "gauge",
         "A connected client's addresses, username (empty for UNDEF) and data channel cipher.",
     );
-    each(out, &|out, labels, m| {
+    for m in &merged {
         let client = m.first;
-        let va = lossy(m.virtual_address);
-        let v6 = opt_text(client.virtual_ipv6_address);
         let user = client
             .username_if_defined()
-            .map_or(Cow::Borrowed(""), |u| red.apply(u.as_bytes()));
-        let cipher = opt_text(client.data_channel_cipher);
-        out.sample(
+            .map_or(Cow::Borrowed(""), |u| red.apply(u));
+        out.sample_with(
             "ovpn_client_info",
+            labels(m),
             &[
-                labels[0],
-                labels[1],
-                labels[2],
-                ("virtual_address", &va),
-                ("virtual_ipv6_address", &v6),
+                ("virtual_address", &lossy(client.virtual_address())),
+                (
+                    "virtual_ipv6_address",
+                    &lossy(client.virtual_ipv6_address().unwrap_or_default()),
+                ),
                 ("username", &user),
-                ("cipher", &cipher),
+                ("cipher", &lossy(client.cipher().unwrap_or_default())),
             ],
             1u64,
         );
-    });
-}
-
-/// An optional field as label text, empty when absent.
-fn opt_text(field: Option<ovpn_status::Text<'_>>) -> Cow<'_, str> {
-    field.map_or(Cow::Borrowed(""), |t| lossy(t.as_bytes()))
+    }
 }

@@ -99,9 +99,9 @@ pub fn server(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         "UNIX timestamp at which the OpenVPN statistics were updated.",
     );
     for s in &sources {
-        let Some(v) = &s.view else { continue };
+        let Some(v) = s.snapshot else { continue };
         #[allow(clippy::cast_precision_loss)]
-        if let Some(t) = v.time_unix.map(|t| t as f64).or(s.mtime) {
+        if let Some(t) = v.time_unix.map(|t| t as f64).or(v.mtime) {
             out.sample(
                 "openvpn_status_update_time_seconds",
                 &[("status_path", &path_of(s))],
@@ -115,20 +115,20 @@ pub fn server(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         "Number Of Connected Clients",
     );
     for s in &sources {
-        if let Some(v) = s.view.as_ref().filter(|v| v.format.is_server()) {
+        if let Some(v) = s.snapshot.filter(|v| v.format.is_server()) {
             out.sample(
                 "openvpn_openvpn_server_connected_clients",
                 &[("status_path", &path_of(s))],
-                v.clients.len() as u64,
+                v.client_count() as u64,
             );
         }
     }
     for (stat, name, help) in CLIENT_STATS {
         out.family(name, "counter", help);
         for s in &sources {
-            let Some(v) = &s.view else { continue };
-            if let Some(st) = v.stats.iter().find(|st| st.name == stat) {
-                out.sample(name, &[("status_path", &path_of(s))], st.value);
+            let Some(v) = s.snapshot else { continue };
+            if let Some((_, value)) = v.stats().find(|(n, _)| *n == stat.as_bytes()) {
+                out.sample(name, &[("status_path", &path_of(s))], value);
             }
         }
     }
@@ -150,32 +150,32 @@ pub fn clients(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) 
     let mut bytes: BTreeMap<[String; 6], (u64, u64)> = BTreeMap::new();
     let mut routes: BTreeMap<[String; 4], u64> = BTreeMap::new();
     for s in sources {
-        let Some(v) = &s.view else { continue };
+        let Some(v) = s.snapshot else { continue };
         let path = path_of(s).into_owned();
-        for (c, va) in v.clients.iter().zip(&v.virtual_addresses) {
+        for c in v.clients() {
             let key = [
                 path.clone(),
-                red.apply(c.common_name.as_bytes()).into_owned(),
-                c.connected_since_unix
+                red.apply(c.common_name()).into_owned(),
+                c.connected_since_unix()
                     .map(|t| t.to_string())
                     .unwrap_or_default(),
-                red.apply(c.real_address.raw().as_bytes()).into_owned(),
-                lossy(va).into_owned(),
-                c.username
-                    .map(|u| red.apply(u.as_bytes()).into_owned())
+                red.apply(c.real_address()).into_owned(),
+                lossy(c.virtual_address()).into_owned(),
+                c.username()
+                    .map(|u| red.apply(u).into_owned())
                     .unwrap_or_default(),
             ];
             let e = bytes.entry(key).or_default();
-            e.0 = e.0.saturating_add(c.bytes_received);
-            e.1 = e.1.saturating_add(c.bytes_sent);
+            e.0 = e.0.saturating_add(c.bytes_received());
+            e.1 = e.1.saturating_add(c.bytes_sent());
         }
-        for r in &v.route_rows {
+        for r in v.route_rows() {
             let Some(t) = r.last_ref_unix else { continue };
             let key = [
                 path.clone(),
-                red.apply(r.common_name.as_bytes()).into_owned(),
-                red.apply(r.real_address.raw().as_bytes()).into_owned(),
-                lossy(r.virtual_address.as_bytes()).into_owned(),
+                red.apply(r.common_name).into_owned(),
+                red.apply(r.real_address).into_owned(),
+                lossy(r.virtual_address).into_owned(),
             ];
             let e = routes.entry(key).or_default();
             *e = (*e).max(t);

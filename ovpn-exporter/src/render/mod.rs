@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use crate::config::SourceSpec;
-use crate::snapshot::{Snapshot, View};
+use crate::snapshot::Snapshot;
 
 /// About how many exposition bytes one client takes with every family.
 const CLIENT_BYTES: usize = 700;
@@ -50,7 +50,7 @@ pub struct SourceState {
     pub snapshot: Option<Arc<Snapshot>>,
 }
 
-/// A source with its snapshot parsed, borrowed for one rendering.
+/// A source and its snapshot, borrowed for one rendering.
 #[derive(Debug)]
 pub struct SourceRef<'a> {
     /// Name, path, protocol.
@@ -59,24 +59,18 @@ pub struct SourceRef<'a> {
     pub up: bool,
     /// Failed reads by reason.
     pub errors: [u64; crate::source::Reason::ALL.len()],
-    /// The parsed snapshot.
-    pub view: Option<View<'a>>,
-    /// The snapshot file's mtime.
-    pub mtime: Option<f64>,
+    /// The snapshot served, if any.
+    pub snapshot: Option<&'a Snapshot>,
 }
 
-fn refs(states: &[SourceState], keep_routes: bool) -> Vec<SourceRef<'_>> {
+fn refs(states: &[SourceState]) -> Vec<SourceRef<'_>> {
     states
         .iter()
         .map(|s| SourceRef {
             spec: &s.spec,
             up: s.up,
             errors: s.errors,
-            view: s
-                .snapshot
-                .as_ref()
-                .map(|snap| View::new(&snap.bytes, keep_routes)),
-            mtime: s.snapshot.as_ref().and_then(|snap| snap.mtime),
+            snapshot: s.snapshot.as_deref(),
         })
         .collect()
 }
@@ -99,13 +93,13 @@ impl Rendered {
     /// Renders and compresses the exposition now; the rest on first use.
     pub fn new(states: Vec<SourceState>, opts: Options, server: String) -> Self {
         let start = Instant::now();
-        let refs = refs(&states, opts.kumina_names);
+        let refs = refs(&states);
         // Worker threads pay off from a few blocks on; below that, deflate
         // on this thread as the blocks come.
         let clients: usize = refs
             .iter()
-            .filter_map(|r| r.view.as_ref())
-            .map(|v| v.clients.len())
+            .filter_map(|r| r.snapshot)
+            .map(Snapshot::client_count)
             .sum();
         let threads = if clients * CLIENT_BYTES < 2 * gzip::BLOCK {
             1
@@ -120,7 +114,7 @@ impl Rendered {
                 out.family(
                     "ovpn_exporter_render_duration_seconds",
                     "gauge",
-                    "Time spent parsing snapshots, rendering and compressing this exposition.",
+                    "Time spent rendering and compressing this exposition.",
                 );
                 out.sample(
                     "ovpn_exporter_render_duration_seconds",
@@ -164,7 +158,7 @@ impl Rendered {
             .get_or_init(|| {
                 let mut out = Vec::new();
                 let red = privacy::Redactor::new(self.privacy);
-                sessions::write(&mut out, &refs(&self.states, false), &self.server, &red);
+                sessions::write(&mut out, &refs(&self.states), &self.server, &red);
                 Bytes::from(out)
             })
             .clone()

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use ovpn_status::Text;
+use ovpn_status::RealAddress;
 
 use super::SourceRef;
 use super::privacy::Redactor;
@@ -14,38 +14,35 @@ pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str, red: &R
     out.push(b'[');
     let mut first = true;
     for s in sources {
-        let Some(v) = &s.view else { continue };
-        for (c, va) in v.clients.iter().zip(&v.virtual_addresses) {
+        let Some(v) = s.snapshot else { continue };
+        for c in v.clients() {
             if !first {
                 out.push(b',');
             }
             first = false;
-            let proto = c
-                .real_address
-                .protocol()
-                .map_or(s.spec.proto.as_str(), |p| p.as_str());
+            let proto = c.protocol().map_or(s.spec.proto.as_str(), |p| p.as_str());
             let id = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
             // Redacted, the whole address stands in for the host; no port.
-            let (host, port) = if red.keeps() {
-                let port = c.real_address.port().map(|p| p.to_string());
-                let host = Cow::Owned(text(c.real_address.host()));
-                (host, port.unwrap_or_default())
-            } else {
-                (red.apply(c.real_address.raw().as_bytes()), String::new())
+            let (host, port) = match RealAddress::parse(c.real_address()) {
+                Some(a) if red.keeps() => (
+                    Cow::Owned(lossy(a.host().as_bytes()).into_owned()),
+                    a.port().map(|p| p.to_string()).unwrap_or_default(),
+                ),
+                _ => (red.apply(c.real_address()), String::new()),
             };
             let fields: [(&str, &str); 14] = [
                 ("server", server),
                 ("protocol", proto),
-                ("p1uniqueid", &id(c.client_id)),
-                ("p2uniqueid", &id(c.peer_id)),
+                ("p1uniqueid", &id(c.client_id())),
+                ("p2uniqueid", &id(c.peer_id())),
                 ("state", "ESTABLISHED"),
                 ("remotehost", &host),
                 ("remoteport", &port),
-                ("remoteid", &red.apply(c.common_name.as_bytes())),
-                ("remotets", &lossy(va)),
-                ("established", &text(c.connected_since)),
-                ("bytesin", &c.bytes_received.to_string()),
-                ("bytesout", &c.bytes_sent.to_string()),
+                ("remoteid", &red.apply(c.common_name())),
+                ("remotets", &lossy(c.virtual_address())),
+                ("established", &lossy(c.connected_since())),
+                ("bytesin", &c.bytes_received().to_string()),
+                ("bytesout", &c.bytes_sent().to_string()),
                 ("packetsin", "0"),
                 ("packetsout", "0"),
             ];
@@ -62,10 +59,6 @@ pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str, red: &R
         }
     }
     out.extend_from_slice(b"]\n");
-}
-
-fn text(t: Text<'_>) -> String {
-    lossy(t.as_bytes()).into_owned()
 }
 
 /// A JSON string literal.

@@ -103,17 +103,28 @@ impl<'s> Exposition<'s> {
 
     /// One sample line; label values are escaped.
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl Into<Value>) {
+        self.sample_with(name, "", labels, value);
+    }
+
+    /// One sample line whose first labels are `written`, label text made
+    /// once (`a="x",b="y"`, escaped) for several families, followed by
+    /// `labels`, escaped here.
+    pub fn sample_with(
+        &mut self,
+        name: &str,
+        written: &str,
+        labels: &[(&str, &str)],
+        value: impl Into<Value>,
+    ) {
         self.buf.extend_from_slice(name.as_bytes());
-        if !labels.is_empty() {
+        if !(written.is_empty() && labels.is_empty()) {
             self.buf.push(b'{');
+            self.buf.extend_from_slice(written.as_bytes());
             for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
+                if i > 0 || !written.is_empty() {
                     self.buf.push(b',');
                 }
-                self.buf.extend_from_slice(k.as_bytes());
-                self.buf.extend_from_slice(b"=\"");
-                escape_label(&mut self.buf, v);
-                self.buf.push(b'"');
+                write_label(&mut self.buf, k, v);
             }
             self.buf.push(b'}');
         }
@@ -133,6 +144,14 @@ impl<'s> Exposition<'s> {
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }
+}
+
+/// `key="value"`, the value escaped.
+pub fn write_label(out: &mut Vec<u8>, key: &str, value: &str) {
+    out.extend_from_slice(key.as_bytes());
+    out.extend_from_slice(b"=\"");
+    escape_label(out, value);
+    out.push(b'"');
 }
 
 /// Escapes `\`, `"` and newline as the text format requires.
