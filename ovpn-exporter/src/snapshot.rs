@@ -6,11 +6,16 @@
 //! row per client, so a change is parsed once, and neither the file's bytes
 //! nor a vector of borrowed records is kept (about 180 bytes per client
 //! against the 240 bytes of its status-version 3 lines).
+//!
+//! Every field is text: invalid UTF-8 (a common name is any bytes) becomes
+//! U+FFFD once, here, so the renderers never check it again. Two names that
+//! differ only in invalid bytes read the same, and are merged like any two
+//! rows with the same name.
 
 use std::net::IpAddr;
 
 use crate::render::hash::FxHashMap;
-use ovpn_status::{Client, Format, Protocol, Record, RouteTarget};
+use ovpn_status::{Client, Format, Protocol, Record, RouteTarget, Text};
 
 /// Why a document was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,7 +89,7 @@ pub struct Snapshot {
     /// Routing-table row count.
     pub routes: u64,
     version: Option<Span>,
-    text: Vec<u8>,
+    text: String,
     clients: Vec<Row>,
     route_rows: Vec<RouteRow>,
     globals: Vec<StatRow>,
@@ -113,7 +118,7 @@ impl Snapshot {
     }
 
     /// The version number from TITLE, if any.
-    pub fn version(&self) -> Option<&[u8]> {
+    pub fn version(&self) -> Option<&str> {
         self.version.map(|s| self.get(s))
     }
 
@@ -138,20 +143,17 @@ impl Snapshot {
     }
 
     /// GLOBAL STATS rows: name and value.
-    pub fn globals(&self) -> impl Iterator<Item = (&[u8], u64)> {
+    pub fn globals(&self) -> impl Iterator<Item = (&str, u64)> {
         self.globals.iter().map(|s| (self.get(s.name), s.value))
     }
 
     /// Client-mode statistics: name and value.
-    pub fn stats(&self) -> impl Iterator<Item = (&[u8], u64)> {
+    pub fn stats(&self) -> impl Iterator<Item = (&str, u64)> {
         self.stats.iter().map(|s| (self.get(s.name), s.value))
     }
 
-    fn get(&self, s: Span) -> &[u8] {
-        let start = s.start as usize;
-        self.text
-            .get(start..start + s.len as usize)
-            .unwrap_or_default()
+    fn get(&self, s: Span) -> &str {
+        get(&self.text, s)
     }
 }
 
@@ -163,7 +165,7 @@ pub struct ClientRef<'a> {
 }
 
 impl<'a> ClientRef<'a> {
-    fn opt(&self, flag: u16, span: Span) -> Option<&'a [u8]> {
+    fn opt(&self, flag: u16, span: Span) -> Option<&'a str> {
         (self.row.flags & flag != 0).then(|| self.snap.get(span))
     }
 
@@ -172,12 +174,12 @@ impl<'a> ClientRef<'a> {
     }
 
     /// Common Name.
-    pub fn common_name(&self) -> &'a [u8] {
+    pub fn common_name(&self) -> &'a str {
         self.snap.get(self.row.common_name)
     }
 
     /// Real Address, as written.
-    pub fn real_address(&self) -> &'a [u8] {
+    pub fn real_address(&self) -> &'a str {
         self.snap.get(self.row.real_address)
     }
 
@@ -194,32 +196,32 @@ impl<'a> ClientRef<'a> {
 
     /// Virtual Address (status-version 1: from the routing table); empty
     /// when unknown.
-    pub fn virtual_address(&self) -> &'a [u8] {
+    pub fn virtual_address(&self) -> &'a str {
         self.snap.get(self.row.virtual_address)
     }
 
     /// Virtual IPv6 Address, when the format has the column.
-    pub fn virtual_ipv6_address(&self) -> Option<&'a [u8]> {
+    pub fn virtual_ipv6_address(&self) -> Option<&'a str> {
         self.opt(HAS_VIRTUAL_IPV6, self.row.virtual_ipv6_address)
     }
 
     /// Username as written (`UNDEF` included).
-    pub fn username(&self) -> Option<&'a [u8]> {
+    pub fn username(&self) -> Option<&'a str> {
         self.opt(HAS_USERNAME, self.row.username)
     }
 
     /// Username, unless OpenVPN wrote `UNDEF`.
-    pub fn username_if_defined(&self) -> Option<&'a [u8]> {
-        self.username().filter(|u| *u != b"UNDEF")
+    pub fn username_if_defined(&self) -> Option<&'a str> {
+        self.username().filter(|u| *u != "UNDEF")
     }
 
     /// Data Channel Cipher, when the format has the column.
-    pub fn cipher(&self) -> Option<&'a [u8]> {
+    pub fn cipher(&self) -> Option<&'a str> {
         self.opt(HAS_CIPHER, self.row.cipher)
     }
 
     /// Connected Since, as written.
-    pub fn connected_since(&self) -> &'a [u8] {
+    pub fn connected_since(&self) -> &'a str {
         self.snap.get(self.row.connected_since)
     }
 
@@ -253,19 +255,27 @@ impl<'a> ClientRef<'a> {
 #[derive(Clone, Copy, Debug)]
 pub struct RouteRef<'a> {
     /// Virtual Address.
-    pub virtual_address: &'a [u8],
+    pub virtual_address: &'a str,
     /// Common Name.
-    pub common_name: &'a [u8],
+    pub common_name: &'a str,
     /// Real Address, as written.
-    pub real_address: &'a [u8],
+    pub real_address: &'a str,
     /// `Last Ref (time_t)`.
     pub last_ref_unix: Option<u64>,
+}
+
+/// The field at `s`; empty if `s` is not in `text` (never the case).
+fn get(text: &str, s: Span) -> &str {
+    let start = s.start as usize;
+    text.get(start..start + s.len as usize).unwrap_or_default()
 }
 
 /// Builds a [`Snapshot`] from records as they stream by.
 #[derive(Debug)]
 pub struct Builder {
     snap: Snapshot,
+    /// The arena while it grows; valid UTF-8 throughout.
+    text: Vec<u8>,
     keep_routes: bool,
     /// Status-version 1 host routes: common name, real address, virtual
     /// address.
@@ -285,12 +295,13 @@ impl Builder {
                 mtime: None,
                 routes: 0,
                 version: None,
-                text: Vec::new(),
+                text: String::new(),
                 clients: Vec::new(),
                 route_rows: Vec::new(),
                 globals: Vec::new(),
                 stats: Vec::new(),
             },
+            text: Vec::new(),
             keep_routes,
             v1_hosts: Vec::new(),
             ended: false,
@@ -298,12 +309,13 @@ impl Builder {
         }
     }
 
-    fn text(&mut self, bytes: &[u8]) -> Span {
-        let start = u32::try_from(self.snap.text.len());
+    /// Appends `bytes` as they are; the caller makes sure they are UTF-8.
+    fn raw(&mut self, bytes: &[u8]) -> Span {
+        let start = u32::try_from(self.text.len());
         let len = u32::try_from(bytes.len());
         match (start, len) {
             (Ok(start), Ok(len)) if start.checked_add(len).is_some() => {
-                self.snap.text.extend_from_slice(bytes);
+                self.text.extend_from_slice(bytes);
                 Span { start, len }
             }
             _ => {
@@ -313,50 +325,72 @@ impl Builder {
         }
     }
 
-    fn opt_text(&mut self, bytes: Option<&[u8]>, flag: u16, flags: &mut u16) -> Span {
-        match bytes {
-            Some(b) => {
-                *flags |= flag;
-                self.text(b)
-            }
-            None => Span::default(),
+    /// Appends one field as text.
+    fn text(&mut self, bytes: &[u8]) -> Span {
+        match std::str::from_utf8(bytes) {
+            Ok(_) => self.raw(bytes),
+            Err(_) => self.raw(String::from_utf8_lossy(bytes).as_bytes()),
         }
     }
 
-    fn client(&mut self, c: &Client<'_>) {
+    fn client<'a>(&mut self, c: &Client<'a>) {
         let mut flags = match c.real_address.protocol() {
             Some(Protocol::Udp) => PROTO_UDP,
             Some(Protocol::Tcp) => PROTO_TCP,
             _ => 0,
         };
+        let mut opt = |t: Option<Text<'a>>, flag: u16| -> &'a [u8] {
+            flags |= if t.is_some() { flag } else { 0 };
+            t.map_or(&[][..], |t| t.as_bytes())
+        };
+        let fields = [
+            c.common_name.as_bytes(),
+            c.real_address.raw().as_bytes(),
+            c.virtual_address.map_or(&[][..], |v| v.as_bytes()),
+            opt(c.virtual_ipv6_address, HAS_VIRTUAL_IPV6),
+            opt(c.username, HAS_USERNAME),
+            opt(c.data_channel_cipher, HAS_CIPHER),
+            c.connected_since.as_bytes(),
+        ];
         let num = |v: Option<u64>, flag: u16, flags: &mut u16| {
             *flags |= if v.is_some() { flag } else { 0 };
             v.unwrap_or(0)
         };
-        let row = Row {
-            common_name: self.text(c.common_name.as_bytes()),
-            real_address: self.text(c.real_address.raw().as_bytes()),
-            virtual_address: self.text(c.virtual_address.map_or(&[][..], |v| v.as_bytes())),
-            virtual_ipv6_address: self.opt_text(
-                c.virtual_ipv6_address.map(|t| t.as_bytes()),
-                HAS_VIRTUAL_IPV6,
-                &mut flags,
-            ),
-            username: self.opt_text(c.username.map(|t| t.as_bytes()), HAS_USERNAME, &mut flags),
-            cipher: self.opt_text(
-                c.data_channel_cipher.map(|t| t.as_bytes()),
-                HAS_CIPHER,
-                &mut flags,
-            ),
-            connected_since: self.text(c.connected_since.as_bytes()),
+        let connected_since_unix = num(c.connected_since_unix, HAS_SINCE_UNIX, &mut flags);
+        let client_id = num(c.client_id, HAS_CLIENT_ID, &mut flags);
+        let peer_id = num(c.peer_id, HAS_PEER_ID, &mut flags);
+        // One UTF-8 check for the whole row (nearly always ASCII); field by
+        // field only when it fails.
+        let row_start = self.text.len();
+        let mut spans = fields.map(|f| self.raw(f));
+        if std::str::from_utf8(self.text.get(row_start..).unwrap_or_default()).is_err() {
+            self.text.truncate(row_start);
+            spans = fields.map(|f| self.text(f));
+        }
+        let [
+            common_name,
+            real_address,
+            virtual_address,
+            virtual_ipv6_address,
+            username,
+            cipher,
+            connected_since,
+        ] = spans;
+        self.snap.clients.push(Row {
+            common_name,
+            real_address,
+            virtual_address,
+            virtual_ipv6_address,
+            username,
+            cipher,
+            connected_since,
             bytes_received: c.bytes_received,
             bytes_sent: c.bytes_sent,
-            connected_since_unix: num(c.connected_since_unix, HAS_SINCE_UNIX, &mut flags),
-            client_id: num(c.client_id, HAS_CLIENT_ID, &mut flags),
-            peer_id: num(c.peer_id, HAS_PEER_ID, &mut flags),
+            connected_since_unix,
+            client_id,
+            peer_id,
             flags,
-        };
-        self.snap.clients.push(row);
+        });
     }
 
     /// Takes one record.
@@ -429,29 +463,31 @@ impl Builder {
         if !self.ended {
             return Err(Reject::Incomplete);
         }
+        // Every span was pushed as UTF-8, so this check cannot fail.
+        self.snap.text = String::from_utf8(self.text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        self.snap.text.shrink_to_fit();
+        self.snap.clients.shrink_to_fit();
         if !self.v1_hosts.is_empty() {
             // Status-version 1 has no Virtual Address column: take the
             // first plain IPv4 host route of the same common name and real
             // address.
             let snap = &mut self.snap;
-            let get = |s: Span| {
-                let start = s.start as usize;
-                snap.text
-                    .get(start..start + s.len as usize)
-                    .unwrap_or_default()
-            };
-            let mut hosts: FxHashMap<(&[u8], &[u8]), Span> = FxHashMap::default();
+            let text = &snap.text;
+            let mut hosts: FxHashMap<(&str, &str), Span> = FxHashMap::default();
             for [cn, real, virt] in &self.v1_hosts {
-                hosts.entry((get(*cn), get(*real))).or_insert(*virt);
+                hosts
+                    .entry((get(text, *cn), get(text, *real)))
+                    .or_insert(*virt);
             }
             for row in &mut snap.clients {
-                if let Some(v) = hosts.get(&(get(row.common_name), get(row.real_address))) {
+                if let Some(v) =
+                    hosts.get(&(get(text, row.common_name), get(text, row.real_address)))
+                {
                     row.virtual_address = *v;
                 }
             }
         }
-        self.snap.text.shrink_to_fit();
-        self.snap.clients.shrink_to_fit();
         Ok(self.snap)
     }
 }
@@ -477,12 +513,12 @@ GLOBAL STATS\nMax bcast/mcast queue length,0\nEND\n";
         let s = Snapshot::parse(V1, true).unwrap();
         assert_eq!(s.route_rows().count(), 5);
         assert_eq!(s.format, Format::ServerV1);
-        let va: Vec<&[u8]> = s.clients().map(|c| c.virtual_address()).collect();
-        assert_eq!(va, [&b"10.8.0.6"[..], b""]);
+        let va: Vec<&str> = s.clients().map(|c| c.virtual_address()).collect();
+        assert_eq!(va, ["10.8.0.6", ""]);
         assert_eq!(s.routes, 5);
         assert_eq!(
             s.globals().collect::<Vec<_>>(),
-            [(&b"Max bcast/mcast queue length"[..], 0)]
+            [("Max bcast/mcast queue length", 0)]
         );
         assert_eq!(s.version(), None);
         let without = Snapshot::parse(V1, false).unwrap();
@@ -490,8 +526,20 @@ GLOBAL STATS\nMax bcast/mcast queue length,0\nEND\n";
         assert_eq!(without.routes, 5);
         assert_eq!(
             without.clients().next().unwrap().virtual_address(),
-            b"10.8.0.6"
+            "10.8.0.6"
         );
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_replacement_characters() {
+        let doc = b"OpenVPN CLIENT LIST\nUpdated,x\n\
+Common Name,Real Address,Bytes Received,Bytes Sent,Connected Since\n\
+caf\xe9,203.0.113.7:1,1,2,now\nok,203.0.113.8:1,1,2,now\nEND\n";
+        let s = Snapshot::parse(doc, false).unwrap();
+        let names: Vec<&str> = s.clients().map(|c| c.common_name()).collect();
+        assert_eq!(names, ["caf\u{fffd}", "ok"]);
+        let rest: Vec<&str> = s.clients().map(|c| c.real_address()).collect();
+        assert_eq!(rest, ["203.0.113.7:1", "203.0.113.8:1"]);
     }
 
     #[test]
@@ -525,27 +573,30 @@ GLOBAL STATS\nMax bcast/mcast queue length,0\nEND\n";
                 })
                 .collect();
             assert_eq!(snap.client_count(), parsed.len());
+            // The parser's fields as text, the way the snapshot keeps them.
+            let text =
+                |t: ovpn_status::Text<'_>| String::from_utf8_lossy(t.as_bytes()).into_owned();
+            let opt = |t: Option<ovpn_status::Text<'_>>| t.map(text);
+            let own = |t: Option<&str>| t.map(str::to_owned);
             for (ours, c) in snap.clients().zip(&parsed) {
-                assert_eq!(ours.common_name(), c.common_name.as_bytes());
-                assert_eq!(ours.real_address(), c.real_address.raw().as_bytes());
+                assert_eq!(ours.common_name(), text(c.common_name));
+                assert_eq!(ours.real_address(), text(c.real_address.raw()));
                 assert_eq!(ours.protocol(), c.real_address.protocol());
                 // Status-version 1 takes it from the routing table (above).
                 if let Some(v) = c.virtual_address {
-                    assert_eq!(ours.virtual_address(), v.as_bytes());
+                    assert_eq!(ours.virtual_address(), text(v));
                 }
-                let bytes = |t: Option<ovpn_status::Text<'_>>| t.map(|t| t.as_bytes().to_vec());
-                let ours_bytes = |t: Option<&[u8]>| t.map(<[u8]>::to_vec);
                 assert_eq!(
-                    ours_bytes(ours.virtual_ipv6_address()),
-                    bytes(c.virtual_ipv6_address)
+                    own(ours.virtual_ipv6_address()),
+                    opt(c.virtual_ipv6_address)
                 );
-                assert_eq!(ours_bytes(ours.username()), bytes(c.username));
+                assert_eq!(own(ours.username()), opt(c.username));
                 assert_eq!(
-                    ours_bytes(ours.username_if_defined()),
-                    bytes(c.username_if_defined())
+                    own(ours.username_if_defined()),
+                    opt(c.username_if_defined())
                 );
-                assert_eq!(ours_bytes(ours.cipher()), bytes(c.data_channel_cipher));
-                assert_eq!(ours.connected_since(), c.connected_since.as_bytes());
+                assert_eq!(own(ours.cipher()), opt(c.data_channel_cipher));
+                assert_eq!(ours.connected_since(), text(c.connected_since));
                 assert_eq!(ours.connected_since_unix(), c.connected_since_unix);
                 assert_eq!(ours.client_id(), c.client_id);
                 assert_eq!(ours.peer_id(), c.peer_id);

@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use super::hash::FxHashMap;
 use super::privacy::Redactor;
-use super::text::{Exposition, lossy, write_label};
+use super::text::{Exposition, write_label};
 use super::{Options, SourceRef};
 use crate::collect::Collectors;
 use crate::snapshot::{ClientRef, Snapshot};
@@ -70,7 +70,7 @@ pub fn write(out: &mut Exposition, sources: &[SourceRef<'_>], opts: Options) {
 
 fn version_of(s: &SourceRef<'_>) -> Cow<'static, str> {
     match s.snapshot.and_then(Snapshot::version) {
-        Some(v) => Cow::Owned(lossy(v).into_owned()),
+        Some(v) => Cow::Owned(v.to_owned()),
         None => Cow::Borrowed("unknown"),
     }
 }
@@ -135,13 +135,9 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
         for c in snap.clients() {
             let proto = c.protocol().map_or(s.spec.proto.as_str(), |p| p.as_str());
             let start = arena.len();
-            for (i, part) in [
-                &*red.apply(c.common_name()),
-                &*lossy(c.virtual_address()),
-                proto,
-            ]
-            .iter()
-            .enumerate()
+            for (i, part) in [&*red.apply(c.common_name()), c.virtual_address(), proto]
+                .iter()
+                .enumerate()
             {
                 if i > 0 {
                     arena.push('_');
@@ -164,21 +160,34 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
             series.push((label, rx, tx));
         }
     }
+    // Escaped once for both families.
+    let mut written = Vec::with_capacity(arena.len() + series.len() * 12);
+    let series: Vec<(Range<usize>, u64, u64)> = series
+        .into_iter()
+        .map(|(label, rx, tx)| {
+            let start = written.len();
+            write_label(&mut written, "client", label);
+            (start..written.len(), rx, tx)
+        })
+        .collect();
+    let written = String::from_utf8(written)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    let label = |r: &Range<usize>| written.get(r.clone()).unwrap_or_default();
     out.family(
         "ovpn_bytes_in_total",
         "counter",
         "Bytes Received per client label <CN>_<virtual address>_<proto> (seed exporter).",
     );
-    for (label, rx, _) in &series {
-        out.sample("ovpn_bytes_in_total", &[("client", label)], *rx);
+    for (r, rx, _) in &series {
+        out.sample_with("ovpn_bytes_in_total", label(r), &[], *rx);
     }
     out.family(
         "ovpn_bytes_out_total",
         "counter",
         "Bytes Sent per client label <CN>_<virtual address>_<proto> (seed exporter).",
     );
-    for (label, _, tx) in &series {
-        out.sample("ovpn_bytes_out_total", &[("client", label)], *tx);
+    for (r, _, tx) in &series {
+        out.sample_with("ovpn_bytes_out_total", label(r), &[], *tx);
     }
 }
 
@@ -288,19 +297,18 @@ fn stats<'s, I>(
     help: &str,
     pick: impl Fn(&'s Snapshot) -> I,
 ) where
-    I: Iterator<Item = (&'s [u8], u64)>,
+    I: Iterator<Item = (&'s str, u64)>,
 {
     out.family(family, "gauge", help);
     for s in sources {
         let Some(v) = s.snapshot else { continue };
         // A repeated name keeps its first value: no duplicate series.
-        let mut seen: Vec<Cow<'_, str>> = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
         for (name, value) in pick(v) {
-            let name = lossy(name);
             if seen.contains(&name) {
                 continue;
             }
-            out.sample(family, &[("source", &s.spec.name), ("name", &name)], value);
+            out.sample(family, &[("source", &s.spec.name), ("name", name)], value);
             seen.push(name);
         }
     }
@@ -370,7 +378,8 @@ fn per_client(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
     let mut arena = Vec::new();
     let merged = merge(sources, red, &mut arena);
     // The arena holds whole escaped `key="value"` pairs of valid UTF-8.
-    let arena = String::from_utf8_lossy(&arena);
+    let arena = String::from_utf8(arena)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     let labels = |m: &Merged<'_>| arena.get(m.labels.clone()).unwrap_or_default();
     out.family(
         "ovpn_client_received_bytes_total",
@@ -412,13 +421,13 @@ fn per_client(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
             "ovpn_client_info",
             labels(m),
             &[
-                ("virtual_address", &lossy(client.virtual_address())),
+                ("virtual_address", client.virtual_address()),
                 (
                     "virtual_ipv6_address",
-                    &lossy(client.virtual_ipv6_address().unwrap_or_default()),
+                    client.virtual_ipv6_address().unwrap_or_default(),
                 ),
                 ("username", &user),
-                ("cipher", &lossy(client.cipher().unwrap_or_default())),
+                ("cipher", client.cipher().unwrap_or_default()),
             ],
             1u64,
         );

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::SourceRef;
 use super::privacy::Redactor;
-use super::text::{Exposition, lossy};
+use super::text::Exposition;
 use crate::config::Location;
 
 /// Kumina's client-mode statistic names and their families.
@@ -127,7 +127,7 @@ pub fn server(out: &mut Exposition, sources: &[SourceRef<'_>]) {
         out.family(name, "counter", help);
         for s in &sources {
             let Some(v) = s.snapshot else { continue };
-            if let Some((_, value)) = v.stats().find(|(n, _)| *n == stat.as_bytes()) {
+            if let Some((_, value)) = v.stats().find(|(n, _)| *n == stat) {
                 out.sample(name, &[("status_path", &path_of(s))], value);
             }
         }
@@ -160,7 +160,7 @@ pub fn clients(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) 
                     .map(|t| t.to_string())
                     .unwrap_or_default(),
                 red.apply(c.real_address()).into_owned(),
-                lossy(c.virtual_address()).into_owned(),
+                c.virtual_address().to_owned(),
                 c.username()
                     .map(|u| red.apply(u).into_owned())
                     .unwrap_or_default(),
@@ -175,7 +175,7 @@ pub fn clients(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) 
                 path.clone(),
                 red.apply(r.common_name).into_owned(),
                 red.apply(r.real_address).into_owned(),
-                lossy(r.virtual_address).into_owned(),
+                r.virtual_address.to_owned(),
             ];
             let e = routes.entry(key).or_default();
             *e = (*e).max(t);

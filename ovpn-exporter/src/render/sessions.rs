@@ -23,7 +23,7 @@ pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str, red: &R
             let proto = c.protocol().map_or(s.spec.proto.as_str(), |p| p.as_str());
             let id = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
             // Redacted, the whole address stands in for the host; no port.
-            let (host, port) = match RealAddress::parse(c.real_address()) {
+            let (host, port) = match RealAddress::parse(c.real_address().as_bytes()) {
                 Some(a) if red.keeps() => (
                     Cow::Owned(lossy(a.host().as_bytes()).into_owned()),
                     a.port().map(|p| p.to_string()).unwrap_or_default(),
@@ -39,8 +39,8 @@ pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str, red: &R
                 ("remotehost", &host),
                 ("remoteport", &port),
                 ("remoteid", &red.apply(c.common_name())),
-                ("remotets", &lossy(c.virtual_address())),
-                ("established", &lossy(c.connected_since())),
+                ("remotets", c.virtual_address()),
+                ("established", c.connected_since()),
                 ("bytesin", &c.bytes_received().to_string()),
                 ("bytesout", &c.bytes_sent().to_string()),
                 ("packetsin", "0"),
