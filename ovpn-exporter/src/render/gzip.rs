@@ -13,7 +13,7 @@
 //! Neither the whole plain text nor more than a few blocks are ever held,
 //! so peak memory is the compressed size plus a few MiB.
 
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 use std::sync::{Mutex, PoisonError};
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
@@ -33,6 +33,11 @@ pub struct Sink {
     to: To,
     next: usize,
     crc: Crc,
+    /// The inline compressor, made on first use.
+    compress: Option<Compress>,
+    /// Deflated blocks come back here to be written again: fresh 1 MiB
+    /// buffers would each be mapped and faulted in anew.
+    spare: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
 }
 
 /// Where a [`Sink`]'s blocks go.
@@ -53,7 +58,11 @@ impl Sink {
         }
         self.crc.update(&block);
         match &mut self.to {
-            To::Inline(parts) => parts.push((self.next, deflate(&block))),
+            To::Inline(parts) => {
+                let c = self.compress.get_or_insert_with(new_compress);
+                parts.push((self.next, deflate(c, &block)));
+                let _ = self.spare.0.send(block);
+            }
             // The workers outlive the sink (they run until it is dropped),
             // so the receiver is still there.
             To::Workers(tx) => {
@@ -61,6 +70,18 @@ impl Sink {
             }
         }
         self.next += 1;
+    }
+
+    /// An empty buffer for the next block: one already deflated, or a new
+    /// one.
+    pub fn buffer(&mut self) -> Vec<u8> {
+        match self.spare.1.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(_) => Vec::with_capacity(BLOCK + BLOCK / 8),
+        }
     }
 }
 
@@ -75,6 +96,8 @@ pub fn compress(threads: usize, render: impl FnOnce(&mut Sink)) -> Vec<u8> {
             to: To::Inline(Vec::new()),
             next: 0,
             crc: Crc::new(),
+            compress: None,
+            spare: channel(),
         };
         render(&mut sink);
         let parts = match sink.to {
@@ -86,14 +109,19 @@ pub fn compress(threads: usize, render: impl FnOnce(&mut Sink)) -> Vec<u8> {
         let (tx, rx) = sync_channel(threads + 1);
         let rx = Mutex::new(rx);
         let done: Mutex<Vec<(usize, Vec<u8>)>> = Mutex::new(Vec::new());
+        let spare = channel();
         let crc = std::thread::scope(|scope| {
             for _ in 0..threads {
-                scope.spawn(|| work(&rx, &done));
+                let back = spare.0.clone();
+                let (rx, done) = (&rx, &done);
+                scope.spawn(move || work(rx, done, &back));
             }
             let mut sink = Sink {
                 to: To::Workers(tx),
                 next: 0,
                 crc: Crc::new(),
+                compress: None,
+                spare,
             };
             render(&mut sink);
             sink.crc
@@ -120,21 +148,34 @@ pub fn compress(threads: usize, render: impl FnOnce(&mut Sink)) -> Vec<u8> {
 }
 
 /// One worker: deflates queued blocks until the queue closes.
-fn work(rx: &Mutex<Receiver<(usize, Vec<u8>)>>, done: &Mutex<Vec<(usize, Vec<u8>)>>) {
+fn work(
+    rx: &Mutex<Receiver<(usize, Vec<u8>)>>,
+    done: &Mutex<Vec<(usize, Vec<u8>)>>,
+    spare: &Sender<Vec<u8>>,
+) {
+    let mut c = new_compress();
     loop {
         let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok((i, block)) = next else { return };
-        let deflated = deflate(&block);
+        let deflated = deflate(&mut c, &block);
+        // The sink may be gone (the last blocks): then the buffer is freed.
+        let _ = spare.send(block);
         done.lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((i, deflated));
     }
 }
 
+/// A raw deflate compressor at level 1. Its state is a few hundred KiB
+/// of tables: one per thread, reset for each block.
+fn new_compress() -> Compress {
+    Compress::new(Compression::fast(), false)
+}
+
 /// Raw deflate of one block, ended by a sync flush (not final), so that
-/// blocks can be concatenated.
-fn deflate(block: &[u8]) -> Vec<u8> {
-    let mut c = Compress::new(Compression::fast(), false);
+/// blocks can be concatenated. Each block starts with an empty window.
+fn deflate(c: &mut Compress, block: &[u8]) -> Vec<u8> {
+    c.reset();
     let mut out = Vec::with_capacity(block.len() / 4 + 64);
     loop {
         if out.len() == out.capacity() {

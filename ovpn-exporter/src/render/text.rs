@@ -71,7 +71,7 @@ impl<'s> Exposition<'s> {
         if self.buf.len() >= BLOCK
             && let Some(sink) = self.sink.as_deref_mut()
         {
-            let block = std::mem::replace(&mut self.buf, Vec::with_capacity(BLOCK + BLOCK / 8));
+            let block = std::mem::replace(&mut self.buf, sink.buffer());
             self.sent += block.len();
             sink.send(block);
         }
