@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use ovpn_status::{Parser, Step};
 
+use crate::snapshot::{Builder, Snapshot};
+
 /// First and longest pause before reconnecting after a failure.
 const BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(30));
 
@@ -181,15 +183,16 @@ impl Management {
         }
     }
 
-    /// Asks for `status 3` and returns the complete reply (notifications
-    /// included, `END` line last), within the timeout.
+    /// Asks for `status 3` and returns the complete reply as a snapshot,
+    /// built while the reply arrives (the reply is never held whole),
+    /// within the timeout. `keep_routes`: see [`Builder::new`].
     ///
     /// # Errors
     /// Why no complete reply came; the connection is then closed and the
     /// next attempt waits for the backoff.
-    pub fn fetch(&mut self, max_bytes: u64) -> Result<Vec<u8>, Failure> {
+    pub fn fetch(&mut self, max_bytes: u64, keep_routes: bool) -> Result<Snapshot, Failure> {
         let deadline = Instant::now() + self.timeout;
-        let result = self.exchange(deadline, max_bytes);
+        let result = self.exchange(deadline, max_bytes, keep_routes);
         match &result {
             Ok(_) => self.backoff = BACKOFF.0,
             // Waiting out the backoff is not a new failure.
@@ -204,7 +207,12 @@ impl Management {
         result
     }
 
-    fn exchange(&mut self, deadline: Instant, max_bytes: u64) -> Result<Vec<u8>, Failure> {
+    fn exchange(
+        &mut self,
+        deadline: Instant,
+        max_bytes: u64,
+        keep_routes: bool,
+    ) -> Result<Snapshot, Failure> {
         let reused = self.conn.is_some();
         if !reused {
             if let Some(at) = self.retry_at
@@ -217,53 +225,67 @@ impl Management {
             self.retry_at = None;
             self.connect(deadline)?;
         }
-        match self.ask(deadline, max_bytes) {
+        match self.ask(deadline, max_bytes, keep_routes) {
             // A kept connection that OpenVPN closed meanwhile (it restarted)
             // fails before any byte of the reply: connect again, once.
             Err(Failure::Gone) if reused => {
                 self.connect(deadline)?;
-                self.ask(deadline, max_bytes)
+                self.ask(deadline, max_bytes, keep_routes)
             }
             result => result,
         }
     }
 
-    /// Sends `status 3` on the open connection and reads the reply.
-    fn ask(&mut self, deadline: Instant, max_bytes: u64) -> Result<Vec<u8>, Failure> {
+    /// Sends `status 3` on the open connection and reads the reply into a
+    /// snapshot, keeping only the unparsed tail of what arrived.
+    fn ask(
+        &mut self,
+        deadline: Instant,
+        max_bytes: u64,
+        keep_routes: bool,
+    ) -> Result<Snapshot, Failure> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Failure::Closed);
         };
         let mut buf = std::mem::take(&mut self.carry);
         write_all(conn, b"status 3\n", deadline).map_err(|f| gone_if(f, true))?;
         let mut parser = Parser::new();
+        let mut builder = Builder::new(keep_routes);
         let mut pos = 0;
+        // Reply bytes parsed and dropped from `buf`.
+        let mut parsed: u64 = 0;
         // Records of the reply so far (notifications are not records).
         let mut records = 0usize;
         loop {
-            match parser.feed(&buf[pos..], false) {
-                Ok(Step::Record(_, used)) => {
+            match parser.feed(buf.get(pos..).unwrap_or_default(), false) {
+                Ok(Step::Record(record, used)) => {
+                    builder.push(&record);
                     pos += used;
                     records += 1;
                 }
                 Ok(Step::Done) => break,
                 Ok(Step::NeedMore(used)) => {
                     pos += used;
-                    if buf.len() as u64 > max_bytes {
+                    if parsed + buf.len() as u64 > max_bytes {
                         return Err(Failure::TooLarge);
                     }
-                    if buf[pos..].starts_with(PROMPT) {
+                    if buf.get(pos..).unwrap_or_default().starts_with(PROMPT) {
                         return Err(Failure::Auth("the interface asks for a password".into()));
                     }
+                    buf.drain(..pos);
+                    parsed += pos as u64;
+                    pos = 0;
                     read_more(conn, &mut buf, deadline).map_err(|f| gone_if(f, records == 0))?;
                 }
                 Err(e) => return Err(Failure::Invalid(e)),
             }
         }
-        if pos as u64 > max_bytes {
+        if parsed + pos as u64 > max_bytes {
             return Err(Failure::TooLarge);
         }
         self.carry = buf.split_off(pos);
-        Ok(buf)
+        // Only a reply too large to index fails here; END was seen.
+        builder.finish().map_err(|_| Failure::TooLarge)
     }
 
     /// Opens a new connection and reads the interface's greeting.
@@ -497,17 +519,8 @@ END\r\n";
         addr
     }
 
-    fn docs(reply: &[u8]) -> (usize, bool) {
-        let mut clients = 0;
-        let mut end = false;
-        for r in ovpn_status::parse(reply) {
-            match r.unwrap() {
-                ovpn_status::Record::Client(_) => clients += 1,
-                ovpn_status::Record::End => end = true,
-                _ => {}
-            }
-        }
-        (clients, end)
+    fn clients(reply: &Snapshot) -> usize {
+        reply.client_count()
     }
 
     fn at(addr: &str, password: Option<&[u8]>, timeout: Duration) -> Management {
@@ -522,9 +535,9 @@ END\r\n";
     fn replies_in_pieces_with_notifications() {
         let mut m = at(&serve(None, 3, 7), None, Duration::from_secs(5));
         for _ in 0..3 {
-            let reply = m.fetch(1 << 20).unwrap();
-            assert_eq!(docs(&reply), (1, true));
-            assert!(reply.ends_with(b"END\r\n"));
+            let reply = m.fetch(1 << 20, false).unwrap();
+            assert_eq!(clients(&reply), 1);
+            assert_eq!(reply.format, ovpn_status::Format::ServerV3);
         }
     }
 
@@ -532,17 +545,17 @@ END\r\n";
     fn password_accepted_refused_missing_and_not_asked_for() {
         let t = Duration::from_secs(5);
         let mut m = at(&serve(Some("s3cret"), 1, 4096), Some(b"s3cret"), t);
-        assert_eq!(docs(&m.fetch(1 << 20).unwrap()), (1, true));
+        assert_eq!(clients(&m.fetch(1 << 20, false).unwrap()), 1);
         // OpenVPN prompts again after a wrong password: refused at once.
         let started = Instant::now();
         let mut m = at(&serve(Some("s3cret"), 1, 4096), Some(b"wrong"), t);
-        assert!(matches!(m.fetch(1 << 20), Err(Failure::Auth(_))));
+        assert!(matches!(m.fetch(1 << 20, false), Err(Failure::Auth(_))));
         let mut m = at(&serve(Some("s3cret"), 1, 4096), None, t);
-        assert!(matches!(m.fetch(1 << 20), Err(Failure::Auth(_))));
+        assert!(matches!(m.fetch(1 << 20, false), Err(Failure::Auth(_))));
         assert!(started.elapsed() < Duration::from_secs(2));
         // A password configured for an interface that has none is unused.
         let mut m = at(&serve(None, 1, 4096), Some(b"s3cret"), t);
-        assert_eq!(docs(&m.fetch(1 << 20).unwrap()), (1, true));
+        assert_eq!(clients(&m.fetch(1 << 20, false).unwrap()), 1);
     }
 
     #[test]
@@ -552,35 +565,38 @@ END\r\n";
             None,
             Duration::from_secs(5),
         );
-        assert_eq!(docs(&m.fetch(1 << 20).unwrap()), (1, true));
+        assert_eq!(clients(&m.fetch(1 << 20, false).unwrap()), 1);
         // The kept connection was closed: the fetch reconnects and succeeds.
-        assert_eq!(docs(&m.fetch(1 << 20).unwrap()), (1, true));
+        assert_eq!(clients(&m.fetch(1 << 20, false).unwrap()), 1);
     }
 
     #[test]
     fn a_silent_interface_times_out_then_backs_off() {
         // Answers nothing after the first reply.
         let mut m = at(&serve(None, 1, 4096), None, Duration::from_millis(300));
-        assert!(m.fetch(1 << 20).is_ok());
+        assert!(m.fetch(1 << 20, false).is_ok());
         let t = Instant::now();
-        assert!(matches!(m.fetch(1 << 20), Err(Failure::Timeout)));
+        assert!(matches!(m.fetch(1 << 20, false), Err(Failure::Timeout)));
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
         // Within the backoff, no new attempt is made.
         let t = Instant::now();
-        assert!(matches!(m.fetch(1 << 20), Err(Failure::Backoff(_))));
+        assert!(matches!(m.fetch(1 << 20, false), Err(Failure::Backoff(_))));
         assert!(t.elapsed() < Duration::from_millis(100));
     }
 
     #[test]
     fn size_limit_and_refused_connection() {
         let mut m = at(&serve(None, 1, 4096), None, Duration::from_secs(5));
-        assert!(matches!(m.fetch(16), Err(Failure::TooLarge)));
+        assert!(matches!(m.fetch(16, false), Err(Failure::TooLarge)));
         let closed = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap();
         let mut m = at(&closed.to_string(), None, Duration::from_secs(1));
-        assert!(matches!(m.fetch(1 << 20), Err(Failure::Unreachable(_))));
+        assert!(matches!(
+            m.fetch(1 << 20, false),
+            Err(Failure::Unreachable(_))
+        ));
     }
 
     #[test]

@@ -258,7 +258,7 @@ impl Source {
                 if self.up && answered.is_some_and(|t| now.duration_since(t) < MANAGEMENT_REUSE) {
                     return;
                 }
-                let result = interface.fetch(limits.max_bytes);
+                let result = interface.fetch(limits.max_bytes, limits.keep_routes);
                 if let Err(management::Failure::Backoff(_)) = result {
                     // No new attempt was made: nothing new to count or log.
                     if self.up {
@@ -272,12 +272,7 @@ impl Source {
                     // From the reply's end: a slow reply is still reused.
                     *answered = Some(Instant::now());
                 }
-                let result = result
-                    .map_err(|f| management_failure(&f))
-                    .and_then(|bytes| {
-                        Snapshot::parse(&bytes, limits.keep_routes)
-                            .map_err(|r| Failure::new(Reason::from(r), None))
-                    });
+                let result = result.map_err(|f| management_failure(&f));
                 self.generation += 1;
                 self.finish(now, limits, result);
             }
