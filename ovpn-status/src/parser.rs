@@ -375,13 +375,19 @@ impl Parser {
     }
 
     fn client_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Action<'a>, Fault> {
-        let map = self.clients.ok_or((ErrorKind::MissingHeader, None))?;
+        let map = self
+            .clients
+            .as_ref()
+            .ok_or((ErrorKind::MissingHeader, None))?;
         let cells = map.split(row, sep, sep == b',')?;
         client(&cells).map(|c| Action::Emit(Record::Client(c)))
     }
 
     fn route_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Action<'a>, Fault> {
-        let map = self.routes.ok_or((ErrorKind::MissingHeader, None))?;
+        let map = self
+            .routes
+            .as_ref()
+            .ok_or((ErrorKind::MissingHeader, None))?;
         let cells = map.split(row, sep, sep == b',')?;
         route(&cells).map(|r| Action::Emit(Record::Route(r)))
     }
