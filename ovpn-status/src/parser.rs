@@ -122,6 +122,13 @@ enum V1 {
 enum Action<'a> {
     Skip,
     Emit(Record<'a>),
+    /// A row of a table, whose record is built in the caller's return slot
+    /// (the fields of `row`; `None`: a row with no fields).
+    Row {
+        table: Table,
+        row: Option<&'a [u8]>,
+        sep: u8,
+    },
     /// The first line decided the format; `consume` is false when the line
     /// itself holds a row to process next (v2/v3).
     Detect {
@@ -185,13 +192,34 @@ impl Parser {
     /// An [`Error`] with the line and byte offset of the fault. After an
     /// error every call returns the same error; after `END`, [`Step::Done`].
     pub fn feed<'a>(&mut self, input: &'a [u8], end_of_input: bool) -> Result<Step<'a>, Error> {
+        let mut used = 0;
+        match self.step(input, end_of_input, &mut used) {
+            Some(Ok(record)) => Ok(Step::Record(record, used)),
+            Some(Err(e)) => Err(e),
+            None if self.state == State::Done => Ok(Step::Done),
+            None => Ok(Step::NeedMore(used)),
+        }
+    }
+
+    /// [`Parser::feed`] in the shape of an iterator's item, so that a record
+    /// is written once, where the caller receives it, rather than moved
+    /// through `Step` and `Result`: `None` is [`Step::Done`], or
+    /// [`Step::NeedMore`] when the parser is not done. `used` is set to the
+    /// bytes consumed.
+    pub(crate) fn step<'a>(
+        &mut self,
+        input: &'a [u8],
+        end_of_input: bool,
+        used: &mut usize,
+    ) -> Option<Result<Record<'a>, Error>> {
         if let Some(e) = self.failed {
-            return Err(e);
+            return Some(Err(e));
         }
         let mut pos = 0;
         loop {
+            *used = pos;
             if self.state == State::Done {
-                return Ok(Step::Done);
+                return None;
             }
             let rest = input.get(pos..).unwrap_or_default();
             let skip = self.scanned.min(rest.len());
@@ -199,11 +227,11 @@ impl Parser {
                 Some(i) => (rest.get(..skip + i).unwrap_or_default(), skip + i + 1),
                 None if !end_of_input => {
                     self.scanned = rest.len();
-                    return Ok(Step::NeedMore(pos));
+                    return None;
                 }
                 // A cut-off last line counts only if it is exactly `END`.
                 None if !rest.is_empty() && strip_cr(rest) == b"END" => (rest, rest.len()),
-                None => return Err(self.fail(ErrorKind::Incomplete, None)),
+                None => return Some(Err(self.fail(ErrorKind::Incomplete, None))),
             };
             self.scanned = 0;
             match self.line_action(strip_cr(raw_line)) {
@@ -211,19 +239,33 @@ impl Parser {
                     self.consume(len);
                     pos += len;
                 }
+                Ok(Action::Row { table, row, sep }) => {
+                    let out = match table {
+                        Table::Clients => self.client_row(row, sep),
+                        Table::Routes => self.route_row(row, sep),
+                    };
+                    match &out {
+                        Ok(_) => {
+                            self.consume(len);
+                            *used = pos + len;
+                        }
+                        Err(e) => self.failed = Some(*e),
+                    }
+                    return Some(out);
+                }
                 Ok(Action::Emit(record)) => {
                     self.consume(len);
-                    return Ok(Step::Record(record, pos + len));
+                    *used = pos + len;
+                    return Some(Ok(record));
                 }
                 Ok(Action::Detect { format, consume }) => {
-                    let mut used = pos;
                     if consume {
                         self.consume(len);
-                        used += len;
+                        *used = pos + len;
                     }
-                    return Ok(Step::Record(Record::Format(format), used));
+                    return Some(Ok(Record::Format(format)));
                 }
-                Err((kind, column)) => return Err(self.fail(kind, column)),
+                Err((kind, column)) => return Some(Err(self.fail(kind, column))),
             }
         }
     }
@@ -235,9 +277,14 @@ impl Parser {
 
     /// Records an error at the line after the last consumed one.
     fn fail(&mut self, kind: ErrorKind, column: Option<Column>) -> Error {
-        let e = Error::new(kind, self.line + 1, self.offset, column);
+        let e = self.error((kind, column));
         self.failed = Some(e);
         e
+    }
+
+    /// An error at the line after the last consumed one.
+    fn error(&self, (kind, column): Fault) -> Error {
+        Error::new(kind, self.line + 1, self.offset, column)
     }
 
     fn line_action<'a>(&mut self, line: &'a [u8]) -> Result<Action<'a>, Fault> {
@@ -285,8 +332,16 @@ impl Parser {
                 Ok(Action::Skip)
             }
             (V1::Clients | V1::Routes | V1::Globals, b"END") => Ok(self.end()),
-            (V1::Clients, _) => self.client_row(Some(line), SEP),
-            (V1::Routes, _) => self.route_row(Some(line), SEP),
+            (V1::Clients, _) => Ok(Action::Row {
+                table: Table::Clients,
+                row: Some(line),
+                sep: SEP,
+            }),
+            (V1::Routes, _) => Ok(Action::Row {
+                table: Table::Routes,
+                row: Some(line),
+                sep: SEP,
+            }),
             (V1::Globals, _) => name_value(line, SEP, ErrorKind::UnexpectedLine)
                 .map(|s| Action::Emit(Record::Global(s))),
         }
@@ -360,8 +415,16 @@ impl Parser {
                 }
                 Ok(Action::Skip)
             }
-            b"CLIENT_LIST" => self.client_row(rest, sep),
-            b"ROUTING_TABLE" => self.route_row(rest, sep),
+            b"CLIENT_LIST" => Ok(Action::Row {
+                table: Table::Clients,
+                row: rest,
+                sep,
+            }),
+            b"ROUTING_TABLE" => Ok(Action::Row {
+                table: Table::Routes,
+                row: rest,
+                sep,
+            }),
             b"GLOBAL_STATS" => name_value(needs_fields(rest)?, sep, ErrorKind::FieldCount)
                 .map(|s| Action::Emit(Record::Global(s))),
             t if is_word(t) => Ok(Action::Skip),
@@ -374,22 +437,26 @@ impl Parser {
         Action::Emit(Record::End)
     }
 
-    fn client_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Action<'a>, Fault> {
-        let map = self
-            .clients
-            .as_ref()
-            .ok_or((ErrorKind::MissingHeader, None))?;
-        let cells = map.split(row, sep, sep == b',')?;
-        client(&cells).map(|c| Action::Emit(Record::Client(c)))
+    /// A client row's record, or the error at this line.
+    fn client_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Record<'a>, Error> {
+        let Some(map) = self.clients.as_ref() else {
+            return Err(self.error((ErrorKind::MissingHeader, None)));
+        };
+        match map.split(row, sep, sep == b',') {
+            Ok(cells) => client(&cells).map_err(|f| self.error(f)),
+            Err(f) => Err(self.error(f)),
+        }
     }
 
-    fn route_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Action<'a>, Fault> {
-        let map = self
-            .routes
-            .as_ref()
-            .ok_or((ErrorKind::MissingHeader, None))?;
-        let cells = map.split(row, sep, sep == b',')?;
-        route(&cells).map(|r| Action::Emit(Record::Route(r)))
+    /// A routing-table row's record, or the error at this line.
+    fn route_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Record<'a>, Error> {
+        let Some(map) = self.routes.as_ref() else {
+            return Err(self.error((ErrorKind::MissingHeader, None)));
+        };
+        match map.split(row, sep, sep == b',') {
+            Ok(cells) => route(&cells).map_err(|f| self.error(f)),
+            Err(f) => Err(self.error(f)),
+        }
     }
 }
 
@@ -434,10 +501,10 @@ fn name_value(fields: &[u8], sep: u8, no_separator: ErrorKind) -> Result<Stat<'_
     })
 }
 
-fn client<'a>(cells: &Cells<'a>) -> Result<Client<'a>, Fault> {
+fn client<'a>(cells: &Cells<'a>) -> Result<Record<'a>, Fault> {
     let get = |c| cells.get(Table::Clients, c);
     let text = |c| get(c).map(Text::new);
-    Ok(Client {
+    Ok(Record::Client(Client {
         common_name: required_text(get(Column::CommonName)),
         real_address: address(get(Column::RealAddress))?,
         virtual_address: text(Column::VirtualAddress),
@@ -453,18 +520,18 @@ fn client<'a>(cells: &Cells<'a>) -> Result<Client<'a>, Fault> {
         client_id: optional_number(get(Column::ClientId), Column::ClientId)?,
         peer_id: optional_number(get(Column::PeerId), Column::PeerId)?,
         data_channel_cipher: text(Column::DataChannelCipher),
-    })
+    }))
 }
 
-fn route<'a>(cells: &Cells<'a>) -> Result<Route<'a>, Fault> {
+fn route<'a>(cells: &Cells<'a>) -> Result<Record<'a>, Fault> {
     let get = |c| cells.get(Table::Routes, c);
-    Ok(Route {
+    Ok(Record::Route(Route {
         virtual_address: required_text(get(Column::VirtualAddress)),
         common_name: required_text(get(Column::CommonName)),
         real_address: address(get(Column::RealAddress))?,
         last_ref: required_text(get(Column::LastRef)),
         last_ref_unix: optional_number(get(Column::LastRefTime), Column::LastRefTime)?,
-    })
+    }))
 }
 
 /// Required columns are always in the map, so their cells are present.
