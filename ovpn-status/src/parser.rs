@@ -137,6 +137,73 @@ enum Action<'a> {
     },
 }
 
+/// The shape in which a caller receives what [`Parser::feed`] produced:
+/// [`Step`] for the streaming door, the iterator's item for the
+/// whole-buffer door.
+pub(crate) trait Output<'a> {
+    /// A record, `used` bytes having been consumed.
+    fn record(record: Record<'a>, used: usize) -> Self;
+    /// An error.
+    fn error(e: Error) -> Self;
+    /// No complete line after `used` bytes.
+    fn need_more(used: usize) -> Self;
+    /// After `END`.
+    fn done() -> Self;
+    /// The error, if this is one.
+    fn error_of(&self) -> Option<Error>;
+}
+
+impl<'a> Output<'a> for Result<Step<'a>, Error> {
+    #[inline]
+    fn record(record: Record<'a>, used: usize) -> Self {
+        Ok(Step::Record(record, used))
+    }
+    #[inline]
+    fn error(e: Error) -> Self {
+        Err(e)
+    }
+    #[inline]
+    fn need_more(used: usize) -> Self {
+        Ok(Step::NeedMore(used))
+    }
+    #[inline]
+    fn done() -> Self {
+        Ok(Step::Done)
+    }
+    #[inline]
+    fn error_of(&self) -> Option<Error> {
+        self.as_ref().err().copied()
+    }
+}
+
+/// The whole-buffer iterator's item: `None` when no record comes (at the
+/// end, or where the streaming door would ask for more).
+impl<'a> Output<'a> for Option<Result<Record<'a>, Error>> {
+    #[inline]
+    fn record(record: Record<'a>, _: usize) -> Self {
+        Some(Ok(record))
+    }
+    #[inline]
+    fn error(e: Error) -> Self {
+        Some(Err(e))
+    }
+    #[inline]
+    fn need_more(_: usize) -> Self {
+        None
+    }
+    #[inline]
+    fn done() -> Self {
+        None
+    }
+    #[inline]
+    fn error_of(&self) -> Option<Error> {
+        match self {
+            Some(Err(e)) => Some(*e),
+            _ => None,
+        }
+    }
+}
+
 impl Default for Parser {
     fn default() -> Self {
         Self::new()
@@ -192,34 +259,27 @@ impl Parser {
     /// An [`Error`] with the line and byte offset of the fault. After an
     /// error every call returns the same error; after `END`, [`Step::Done`].
     pub fn feed<'a>(&mut self, input: &'a [u8], end_of_input: bool) -> Result<Step<'a>, Error> {
-        let mut used = 0;
-        match self.step(input, end_of_input, &mut used) {
-            Some(Ok(record)) => Ok(Step::Record(record, used)),
-            Some(Err(e)) => Err(e),
-            None if self.state == State::Done => Ok(Step::Done),
-            None => Ok(Step::NeedMore(used)),
-        }
+        self.step(input, end_of_input, &mut 0)
     }
 
-    /// [`Parser::feed`] in the shape of an iterator's item, so that a record
-    /// is written once, where the caller receives it, rather than moved
-    /// through `Step` and `Result`: `None` is [`Step::Done`], or
-    /// [`Step::NeedMore`] when the parser is not done. `used` is set to the
+    /// [`Parser::feed`], giving its result in the caller's shape `O`, so
+    /// that a row's record is written once, where the caller receives it,
+    /// rather than moved from one enum into another. `used` is set to the
     /// bytes consumed.
-    pub(crate) fn step<'a>(
+    pub(crate) fn step<'a, O: Output<'a>>(
         &mut self,
         input: &'a [u8],
         end_of_input: bool,
         used: &mut usize,
-    ) -> Option<Result<Record<'a>, Error>> {
+    ) -> O {
         if let Some(e) = self.failed {
-            return Some(Err(e));
+            return O::error(e);
         }
         let mut pos = 0;
         loop {
             *used = pos;
             if self.state == State::Done {
-                return None;
+                return O::done();
             }
             let rest = input.get(pos..).unwrap_or_default();
             let skip = self.scanned.min(rest.len());
@@ -227,11 +287,11 @@ impl Parser {
                 Some(i) => (rest.get(..skip + i).unwrap_or_default(), skip + i + 1),
                 None if !end_of_input => {
                     self.scanned = rest.len();
-                    return None;
+                    return O::need_more(pos);
                 }
                 // A cut-off last line counts only if it is exactly `END`.
                 None if !rest.is_empty() && strip_cr(rest) == b"END" => (rest, rest.len()),
-                None => return Some(Err(self.fail(ErrorKind::Incomplete, None))),
+                None => return O::error(self.fail(ErrorKind::Incomplete, None)),
             };
             self.scanned = 0;
             match self.line_action(strip_cr(raw_line)) {
@@ -240,32 +300,32 @@ impl Parser {
                     pos += len;
                 }
                 Ok(Action::Row { table, row, sep }) => {
-                    let out = match table {
-                        Table::Clients => self.client_row(row, sep),
-                        Table::Routes => self.route_row(row, sep),
+                    let out: O = match table {
+                        Table::Clients => self.client_row(row, sep, pos + len),
+                        Table::Routes => self.route_row(row, sep, pos + len),
                     };
-                    match &out {
-                        Ok(_) => {
+                    match out.error_of() {
+                        None => {
                             self.consume(len);
                             *used = pos + len;
                         }
-                        Err(e) => self.failed = Some(*e),
+                        Some(e) => self.failed = Some(e),
                     }
-                    return Some(out);
+                    return out;
                 }
                 Ok(Action::Emit(record)) => {
                     self.consume(len);
                     *used = pos + len;
-                    return Some(Ok(record));
+                    return O::record(record, pos + len);
                 }
                 Ok(Action::Detect { format, consume }) => {
                     if consume {
                         self.consume(len);
                         *used = pos + len;
                     }
-                    return Some(Ok(Record::Format(format)));
+                    return O::record(Record::Format(format), *used);
                 }
-                Err((kind, column)) => return Some(Err(self.fail(kind, column))),
+                Err((kind, column)) => return O::error(self.fail(kind, column)),
             }
         }
     }
@@ -437,25 +497,27 @@ impl Parser {
         Action::Emit(Record::End)
     }
 
-    /// A client row's record, or the error at this line.
-    fn client_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Record<'a>, Error> {
+    /// A client row's record, with `used` bytes consumed, or the error at
+    /// this line.
+    fn client_row<'a, O: Output<'a>>(&self, row: Option<&'a [u8]>, sep: u8, used: usize) -> O {
         let Some(map) = self.clients.as_ref() else {
-            return Err(self.error((ErrorKind::MissingHeader, None)));
+            return O::error(self.error((ErrorKind::MissingHeader, None)));
         };
         match map.split(row, sep, sep == b',') {
-            Ok(cells) => client(&cells).map_err(|f| self.error(f)),
-            Err(f) => Err(self.error(f)),
+            Ok(cells) => client(&cells, used, |f| O::error(self.error(f))),
+            Err(f) => O::error(self.error(f)),
         }
     }
 
-    /// A routing-table row's record, or the error at this line.
-    fn route_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Record<'a>, Error> {
+    /// A routing-table row's record, with `used` bytes consumed, or the
+    /// error at this line.
+    fn route_row<'a, O: Output<'a>>(&self, row: Option<&'a [u8]>, sep: u8, used: usize) -> O {
         let Some(map) = self.routes.as_ref() else {
-            return Err(self.error((ErrorKind::MissingHeader, None)));
+            return O::error(self.error((ErrorKind::MissingHeader, None)));
         };
         match map.split(row, sep, sep == b',') {
-            Ok(cells) => route(&cells).map_err(|f| self.error(f)),
-            Err(f) => Err(self.error(f)),
+            Ok(cells) => route(&cells, used, |f| O::error(self.error(f))),
+            Err(f) => O::error(self.error(f)),
         }
     }
 }
@@ -501,37 +563,78 @@ fn name_value(fields: &[u8], sep: u8, no_separator: ErrorKind) -> Result<Stat<'_
     })
 }
 
-fn client<'a>(cells: &Cells<'a>) -> Result<Record<'a>, Fault> {
-    let get = |c| cells.get(Table::Clients, c);
-    let text = |c| get(c).map(Text::new);
-    Ok(Record::Client(Client {
-        common_name: required_text(get(Column::CommonName)),
-        real_address: address(get(Column::RealAddress))?,
-        virtual_address: text(Column::VirtualAddress),
-        virtual_ipv6_address: text(Column::VirtualIpv6Address),
-        bytes_received: number(get(Column::BytesReceived), Column::BytesReceived)?,
-        bytes_sent: number(get(Column::BytesSent), Column::BytesSent)?,
-        connected_since: required_text(get(Column::ConnectedSince)),
-        connected_since_unix: optional_number(
-            get(Column::ConnectedSinceTime),
-            Column::ConnectedSinceTime,
-        )?,
-        username: text(Column::Username),
-        client_id: optional_number(get(Column::ClientId), Column::ClientId)?,
-        peer_id: optional_number(get(Column::PeerId), Column::PeerId)?,
-        data_channel_cipher: text(Column::DataChannelCipher),
-    }))
+/// Gives the value of a `Result<_, Fault>`, or returns the fault through
+/// `$fail`.
+macro_rules! tri {
+    ($fail:ident, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(f) => return $fail(f),
+        }
+    };
 }
 
-fn route<'a>(cells: &Cells<'a>) -> Result<Record<'a>, Fault> {
+/// A client row's record in the caller's shape, `used` bytes having been
+/// consumed; `fail` gives a fault's shape. The fields are read in column
+/// order, so the first faulty one is reported; the record is built last,
+/// in place.
+#[inline]
+fn client<'a, O: Output<'a>>(cells: &Cells<'a>, used: usize, fail: impl Fn(Fault) -> O) -> O {
+    let get = |c| cells.get(Table::Clients, c);
+    let text = |c| get(c).map(Text::new);
+    let real_address = tri!(fail, address(get(Column::RealAddress)));
+    let bytes_received = tri!(
+        fail,
+        number(get(Column::BytesReceived), Column::BytesReceived)
+    );
+    let bytes_sent = tri!(fail, number(get(Column::BytesSent), Column::BytesSent));
+    let connected_since_unix = tri!(
+        fail,
+        optional_number(get(Column::ConnectedSinceTime), Column::ConnectedSinceTime)
+    );
+    let client_id = tri!(
+        fail,
+        optional_number(get(Column::ClientId), Column::ClientId)
+    );
+    let peer_id = tri!(fail, optional_number(get(Column::PeerId), Column::PeerId));
+    O::record(
+        Record::Client(Client {
+            common_name: required_text(get(Column::CommonName)),
+            real_address,
+            virtual_address: text(Column::VirtualAddress),
+            virtual_ipv6_address: text(Column::VirtualIpv6Address),
+            bytes_received,
+            bytes_sent,
+            connected_since: required_text(get(Column::ConnectedSince)),
+            connected_since_unix,
+            username: text(Column::Username),
+            client_id,
+            peer_id,
+            data_channel_cipher: text(Column::DataChannelCipher),
+        }),
+        used,
+    )
+}
+
+/// A routing-table row's record, as [`client`].
+#[inline]
+fn route<'a, O: Output<'a>>(cells: &Cells<'a>, used: usize, fail: impl Fn(Fault) -> O) -> O {
     let get = |c| cells.get(Table::Routes, c);
-    Ok(Record::Route(Route {
-        virtual_address: required_text(get(Column::VirtualAddress)),
-        common_name: required_text(get(Column::CommonName)),
-        real_address: address(get(Column::RealAddress))?,
-        last_ref: required_text(get(Column::LastRef)),
-        last_ref_unix: optional_number(get(Column::LastRefTime), Column::LastRefTime)?,
-    }))
+    let real_address = tri!(fail, address(get(Column::RealAddress)));
+    let last_ref_unix = tri!(
+        fail,
+        optional_number(get(Column::LastRefTime), Column::LastRefTime)
+    );
+    O::record(
+        Record::Route(Route {
+            virtual_address: required_text(get(Column::VirtualAddress)),
+            common_name: required_text(get(Column::CommonName)),
+            real_address,
+            last_ref: required_text(get(Column::LastRef)),
+            last_ref_unix,
+        }),
+        used,
+    )
 }
 
 /// Required columns are always in the map, so their cells are present.
