@@ -12,6 +12,8 @@
 //! input), so how the input is chunked cannot change what is parsed: the
 //! whole-buffer iterator is this machine fed everything at once.
 
+use core::cell::Cell;
+
 use memchr::{memchr, memrchr};
 
 use crate::columns::{Cells, Column, ColumnMap, Fault, Table};
@@ -149,8 +151,6 @@ pub(crate) trait Output<'a> {
     fn need_more(used: usize) -> Self;
     /// After `END`.
     fn done() -> Self;
-    /// The error, if this is one.
-    fn error_of(&self) -> Option<Error>;
 }
 
 impl<'a> Output<'a> for Result<Step<'a>, Error> {
@@ -169,10 +169,6 @@ impl<'a> Output<'a> for Result<Step<'a>, Error> {
     #[inline]
     fn done() -> Self {
         Ok(Step::Done)
-    }
-    #[inline]
-    fn error_of(&self) -> Option<Error> {
-        self.as_ref().err().copied()
     }
 }
 
@@ -194,13 +190,6 @@ impl<'a> Output<'a> for Option<Result<Record<'a>, Error>> {
     #[inline]
     fn done() -> Self {
         None
-    }
-    #[inline]
-    fn error_of(&self) -> Option<Error> {
-        match self {
-            Some(Err(e)) => Some(*e),
-            _ => None,
-        }
     }
 }
 
@@ -300,11 +289,14 @@ impl Parser {
                     pos += len;
                 }
                 Ok(Action::Row { table, row, sep }) => {
+                    // The outcome is told apart without reading `out`, so
+                    // that it can be built in the return slot.
+                    let fault = Cell::new(None);
                     let out: O = match table {
-                        Table::Clients => self.client_row(row, sep, pos + len),
-                        Table::Routes => self.route_row(row, sep, pos + len),
+                        Table::Clients => self.client_row(row, sep, pos + len, &fault),
+                        Table::Routes => self.route_row(row, sep, pos + len, &fault),
                     };
-                    match out.error_of() {
+                    match fault.get() {
                         None => {
                             self.consume(len);
                             *used = pos + len;
@@ -498,26 +490,48 @@ impl Parser {
     }
 
     /// A client row's record, with `used` bytes consumed, or the error at
-    /// this line.
-    fn client_row<'a, O: Output<'a>>(&self, row: Option<&'a [u8]>, sep: u8, used: usize) -> O {
+    /// this line (also set in `fault`).
+    fn client_row<'a, O: Output<'a>>(
+        &self,
+        row: Option<&'a [u8]>,
+        sep: u8,
+        used: usize,
+        fault: &Cell<Option<Error>>,
+    ) -> O {
+        let fail = |f| {
+            let e = self.error(f);
+            fault.set(Some(e));
+            O::error(e)
+        };
         let Some(map) = self.clients.as_ref() else {
-            return O::error(self.error((ErrorKind::MissingHeader, None)));
+            return fail((ErrorKind::MissingHeader, None));
         };
         match map.split(row, sep, sep == b',') {
-            Ok(cells) => client(&cells, used, |f| O::error(self.error(f))),
-            Err(f) => O::error(self.error(f)),
+            Ok(cells) => client(&cells, used, fail),
+            Err(f) => fail(f),
         }
     }
 
     /// A routing-table row's record, with `used` bytes consumed, or the
     /// error at this line.
-    fn route_row<'a, O: Output<'a>>(&self, row: Option<&'a [u8]>, sep: u8, used: usize) -> O {
+    fn route_row<'a, O: Output<'a>>(
+        &self,
+        row: Option<&'a [u8]>,
+        sep: u8,
+        used: usize,
+        fault: &Cell<Option<Error>>,
+    ) -> O {
+        let fail = |f| {
+            let e = self.error(f);
+            fault.set(Some(e));
+            O::error(e)
+        };
         let Some(map) = self.routes.as_ref() else {
-            return O::error(self.error((ErrorKind::MissingHeader, None)));
+            return fail((ErrorKind::MissingHeader, None));
         };
         match map.split(row, sep, sep == b',') {
-            Ok(cells) => route(&cells, used, |f| O::error(self.error(f))),
-            Err(f) => O::error(self.error(f)),
+            Ok(cells) => route(&cells, used, fail),
+            Err(f) => fail(f),
         }
     }
 }
