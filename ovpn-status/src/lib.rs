@@ -92,7 +92,15 @@
 //!
 //! # Crate features
 //!
-//! - `std` (off by default): [`read_records`] over any `std::io::Read`, and
+// Without `std` there is no `read_records` to link to.
+#![cfg_attr(
+    feature = "std",
+    doc = "- `std` (off by default): [`read_records`] over any `std::io::Read`, and"
+)]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "- `std` (off by default): `read_records` over any `std::io::Read`, and"
+)]
 //!   `From<Error> for std::io::Error`. Without it the crate is `#![no_std]`
 //!   and needs no allocator.
 
