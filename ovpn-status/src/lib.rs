@@ -92,7 +92,15 @@
 //!
 //! # Crate features
 //!
-//! - `std` (off by default): [`read_records`] over any `std::io::Read`, and
+// Without `std` there is no `read_records` to link to.
+#![cfg_attr(
+    feature = "std",
+    doc = "- `std` (off by default): [`read_records`] over any `std::io::Read`, and"
+)]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "- `std` (off by default): `read_records` over any `std::io::Read`, and"
+)]
 //!   `From<Error> for std::io::Error`. Without it the crate is `#![no_std]`
 //!   and needs no allocator.
 
@@ -181,21 +189,16 @@ impl<'a> Iterator for Records<'a> {
         if self.finished {
             return None;
         }
-        match self.parser.feed(self.remainder(), true) {
-            Ok(Step::Record(record, used)) => {
-                self.pos += used;
-                Some(Ok(record))
-            }
+        let mut used = 0;
+        // The item comes from the parser as it is returned, so a record is
+        // not moved on the way.
+        let item = self.parser.step(self.remainder(), true, &mut used);
+        match &item {
+            Some(Ok(_)) => self.pos += used,
             // With end of input set, the parser never asks for more.
-            Ok(Step::NeedMore(_) | Step::Done) => {
-                self.finished = true;
-                None
-            }
-            Err(e) => {
-                self.finished = true;
-                Some(Err(e))
-            }
+            None | Some(Err(_)) => self.finished = true,
         }
+        item
     }
 }
 

@@ -12,6 +12,8 @@
 //! input), so how the input is chunked cannot change what is parsed: the
 //! whole-buffer iterator is this machine fed everything at once.
 
+use core::cell::Cell;
+
 use memchr::{memchr, memrchr};
 
 use crate::columns::{Cells, Column, ColumnMap, Fault, Table};
@@ -122,12 +124,73 @@ enum V1 {
 enum Action<'a> {
     Skip,
     Emit(Record<'a>),
+    /// A row of a table, whose record is built in the caller's return slot
+    /// (the fields of `row`; `None`: a row with no fields).
+    Row {
+        table: Table,
+        row: Option<&'a [u8]>,
+        sep: u8,
+    },
     /// The first line decided the format; `consume` is false when the line
     /// itself holds a row to process next (v2/v3).
     Detect {
         format: Format,
         consume: bool,
     },
+}
+
+/// The shape in which a caller receives what [`Parser::feed`] produced:
+/// [`Step`] for the streaming door, the iterator's item for the
+/// whole-buffer door.
+pub(crate) trait Output<'a> {
+    /// A record, `used` bytes having been consumed.
+    fn record(record: Record<'a>, used: usize) -> Self;
+    /// An error.
+    fn error(e: Error) -> Self;
+    /// No complete line after `used` bytes.
+    fn need_more(used: usize) -> Self;
+    /// After `END`.
+    fn done() -> Self;
+}
+
+impl<'a> Output<'a> for Result<Step<'a>, Error> {
+    #[inline]
+    fn record(record: Record<'a>, used: usize) -> Self {
+        Ok(Step::Record(record, used))
+    }
+    #[inline]
+    fn error(e: Error) -> Self {
+        Err(e)
+    }
+    #[inline]
+    fn need_more(used: usize) -> Self {
+        Ok(Step::NeedMore(used))
+    }
+    #[inline]
+    fn done() -> Self {
+        Ok(Step::Done)
+    }
+}
+
+/// The whole-buffer iterator's item: `None` when no record comes (at the
+/// end, or where the streaming door would ask for more).
+impl<'a> Output<'a> for Option<Result<Record<'a>, Error>> {
+    #[inline]
+    fn record(record: Record<'a>, _: usize) -> Self {
+        Some(Ok(record))
+    }
+    #[inline]
+    fn error(e: Error) -> Self {
+        Some(Err(e))
+    }
+    #[inline]
+    fn need_more(_: usize) -> Self {
+        None
+    }
+    #[inline]
+    fn done() -> Self {
+        None
+    }
 }
 
 impl Default for Parser {
@@ -185,13 +248,27 @@ impl Parser {
     /// An [`Error`] with the line and byte offset of the fault. After an
     /// error every call returns the same error; after `END`, [`Step::Done`].
     pub fn feed<'a>(&mut self, input: &'a [u8], end_of_input: bool) -> Result<Step<'a>, Error> {
+        self.step(input, end_of_input, &mut 0)
+    }
+
+    /// [`Parser::feed`], giving its result in the caller's shape `O`, so
+    /// that a row's record is written once, where the caller receives it,
+    /// rather than moved from one enum into another. `used` is set to the
+    /// bytes consumed.
+    pub(crate) fn step<'a, O: Output<'a>>(
+        &mut self,
+        input: &'a [u8],
+        end_of_input: bool,
+        used: &mut usize,
+    ) -> O {
         if let Some(e) = self.failed {
-            return Err(e);
+            return O::error(e);
         }
         let mut pos = 0;
         loop {
+            *used = pos;
             if self.state == State::Done {
-                return Ok(Step::Done);
+                return O::done();
             }
             let rest = input.get(pos..).unwrap_or_default();
             let skip = self.scanned.min(rest.len());
@@ -199,11 +276,11 @@ impl Parser {
                 Some(i) => (rest.get(..skip + i).unwrap_or_default(), skip + i + 1),
                 None if !end_of_input => {
                     self.scanned = rest.len();
-                    return Ok(Step::NeedMore(pos));
+                    return O::need_more(pos);
                 }
                 // A cut-off last line counts only if it is exactly `END`.
                 None if !rest.is_empty() && strip_cr(rest) == b"END" => (rest, rest.len()),
-                None => return Err(self.fail(ErrorKind::Incomplete, None)),
+                None => return O::error(self.fail(ErrorKind::Incomplete, None)),
             };
             self.scanned = 0;
             match self.line_action(strip_cr(raw_line)) {
@@ -211,19 +288,36 @@ impl Parser {
                     self.consume(len);
                     pos += len;
                 }
+                Ok(Action::Row { table, row, sep }) => {
+                    // The outcome is told apart without reading `out`, so
+                    // that it can be built in the return slot.
+                    let fault = Cell::new(None);
+                    let out: O = match table {
+                        Table::Clients => self.client_row(row, sep, pos + len, &fault),
+                        Table::Routes => self.route_row(row, sep, pos + len, &fault),
+                    };
+                    match fault.get() {
+                        None => {
+                            self.consume(len);
+                            *used = pos + len;
+                        }
+                        Some(e) => self.failed = Some(e),
+                    }
+                    return out;
+                }
                 Ok(Action::Emit(record)) => {
                     self.consume(len);
-                    return Ok(Step::Record(record, pos + len));
+                    *used = pos + len;
+                    return O::record(record, pos + len);
                 }
                 Ok(Action::Detect { format, consume }) => {
-                    let mut used = pos;
                     if consume {
                         self.consume(len);
-                        used += len;
+                        *used = pos + len;
                     }
-                    return Ok(Step::Record(Record::Format(format), used));
+                    return O::record(Record::Format(format), *used);
                 }
-                Err((kind, column)) => return Err(self.fail(kind, column)),
+                Err((kind, column)) => return O::error(self.fail(kind, column)),
             }
         }
     }
@@ -235,9 +329,14 @@ impl Parser {
 
     /// Records an error at the line after the last consumed one.
     fn fail(&mut self, kind: ErrorKind, column: Option<Column>) -> Error {
-        let e = Error::new(kind, self.line + 1, self.offset, column);
+        let e = self.error((kind, column));
         self.failed = Some(e);
         e
+    }
+
+    /// An error at the line after the last consumed one.
+    fn error(&self, (kind, column): Fault) -> Error {
+        Error::new(kind, self.line + 1, self.offset, column)
     }
 
     fn line_action<'a>(&mut self, line: &'a [u8]) -> Result<Action<'a>, Fault> {
@@ -285,8 +384,16 @@ impl Parser {
                 Ok(Action::Skip)
             }
             (V1::Clients | V1::Routes | V1::Globals, b"END") => Ok(self.end()),
-            (V1::Clients, _) => self.client_row(Some(line), SEP),
-            (V1::Routes, _) => self.route_row(Some(line), SEP),
+            (V1::Clients, _) => Ok(Action::Row {
+                table: Table::Clients,
+                row: Some(line),
+                sep: SEP,
+            }),
+            (V1::Routes, _) => Ok(Action::Row {
+                table: Table::Routes,
+                row: Some(line),
+                sep: SEP,
+            }),
             (V1::Globals, _) => name_value(line, SEP, ErrorKind::UnexpectedLine)
                 .map(|s| Action::Emit(Record::Global(s))),
         }
@@ -360,8 +467,16 @@ impl Parser {
                 }
                 Ok(Action::Skip)
             }
-            b"CLIENT_LIST" => self.client_row(rest, sep),
-            b"ROUTING_TABLE" => self.route_row(rest, sep),
+            b"CLIENT_LIST" => Ok(Action::Row {
+                table: Table::Clients,
+                row: rest,
+                sep,
+            }),
+            b"ROUTING_TABLE" => Ok(Action::Row {
+                table: Table::Routes,
+                row: rest,
+                sep,
+            }),
             b"GLOBAL_STATS" => name_value(needs_fields(rest)?, sep, ErrorKind::FieldCount)
                 .map(|s| Action::Emit(Record::Global(s))),
             t if is_word(t) => Ok(Action::Skip),
@@ -374,16 +489,50 @@ impl Parser {
         Action::Emit(Record::End)
     }
 
-    fn client_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Action<'a>, Fault> {
-        let map = self.clients.ok_or((ErrorKind::MissingHeader, None))?;
-        let cells = map.split(row, sep, sep == b',')?;
-        client(&cells).map(|c| Action::Emit(Record::Client(c)))
+    /// A client row's record, with `used` bytes consumed, or the error at
+    /// this line (also set in `fault`).
+    fn client_row<'a, O: Output<'a>>(
+        &self,
+        row: Option<&'a [u8]>,
+        sep: u8,
+        used: usize,
+        fault: &Cell<Option<Error>>,
+    ) -> O {
+        let fail = |f| {
+            let e = self.error(f);
+            fault.set(Some(e));
+            O::error(e)
+        };
+        let Some(map) = self.clients.as_ref() else {
+            return fail((ErrorKind::MissingHeader, None));
+        };
+        match map.split(row, sep, sep == b',') {
+            Ok(cells) => client(&cells, used, fail),
+            Err(f) => fail(f),
+        }
     }
 
-    fn route_row<'a>(&self, row: Option<&'a [u8]>, sep: u8) -> Result<Action<'a>, Fault> {
-        let map = self.routes.ok_or((ErrorKind::MissingHeader, None))?;
-        let cells = map.split(row, sep, sep == b',')?;
-        route(&cells).map(|r| Action::Emit(Record::Route(r)))
+    /// A routing-table row's record, with `used` bytes consumed, or the
+    /// error at this line.
+    fn route_row<'a, O: Output<'a>>(
+        &self,
+        row: Option<&'a [u8]>,
+        sep: u8,
+        used: usize,
+        fault: &Cell<Option<Error>>,
+    ) -> O {
+        let fail = |f| {
+            let e = self.error(f);
+            fault.set(Some(e));
+            O::error(e)
+        };
+        let Some(map) = self.routes.as_ref() else {
+            return fail((ErrorKind::MissingHeader, None));
+        };
+        match map.split(row, sep, sep == b',') {
+            Ok(cells) => route(&cells, used, fail),
+            Err(f) => fail(f),
+        }
     }
 }
 
@@ -428,37 +577,78 @@ fn name_value(fields: &[u8], sep: u8, no_separator: ErrorKind) -> Result<Stat<'_
     })
 }
 
-fn client<'a>(cells: &Cells<'a>) -> Result<Client<'a>, Fault> {
-    let get = |c| cells.get(Table::Clients, c);
-    let text = |c| get(c).map(Text::new);
-    Ok(Client {
-        common_name: required_text(get(Column::CommonName)),
-        real_address: address(get(Column::RealAddress))?,
-        virtual_address: text(Column::VirtualAddress),
-        virtual_ipv6_address: text(Column::VirtualIpv6Address),
-        bytes_received: number(get(Column::BytesReceived), Column::BytesReceived)?,
-        bytes_sent: number(get(Column::BytesSent), Column::BytesSent)?,
-        connected_since: required_text(get(Column::ConnectedSince)),
-        connected_since_unix: optional_number(
-            get(Column::ConnectedSinceTime),
-            Column::ConnectedSinceTime,
-        )?,
-        username: text(Column::Username),
-        client_id: optional_number(get(Column::ClientId), Column::ClientId)?,
-        peer_id: optional_number(get(Column::PeerId), Column::PeerId)?,
-        data_channel_cipher: text(Column::DataChannelCipher),
-    })
+/// Gives the value of a `Result<_, Fault>`, or returns the fault through
+/// `$fail`.
+macro_rules! tri {
+    ($fail:ident, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(f) => return $fail(f),
+        }
+    };
 }
 
-fn route<'a>(cells: &Cells<'a>) -> Result<Route<'a>, Fault> {
+/// A client row's record in the caller's shape, `used` bytes having been
+/// consumed; `fail` gives a fault's shape. The fields are read in column
+/// order, so the first faulty one is reported; the record is built last,
+/// in place.
+#[inline]
+fn client<'a, O: Output<'a>>(cells: &Cells<'a>, used: usize, fail: impl Fn(Fault) -> O) -> O {
+    let get = |c| cells.get(Table::Clients, c);
+    let text = |c| get(c).map(Text::new);
+    let real_address = tri!(fail, address(get(Column::RealAddress)));
+    let bytes_received = tri!(
+        fail,
+        number(get(Column::BytesReceived), Column::BytesReceived)
+    );
+    let bytes_sent = tri!(fail, number(get(Column::BytesSent), Column::BytesSent));
+    let connected_since_unix = tri!(
+        fail,
+        optional_number(get(Column::ConnectedSinceTime), Column::ConnectedSinceTime)
+    );
+    let client_id = tri!(
+        fail,
+        optional_number(get(Column::ClientId), Column::ClientId)
+    );
+    let peer_id = tri!(fail, optional_number(get(Column::PeerId), Column::PeerId));
+    O::record(
+        Record::Client(Client {
+            common_name: required_text(get(Column::CommonName)),
+            real_address,
+            virtual_address: text(Column::VirtualAddress),
+            virtual_ipv6_address: text(Column::VirtualIpv6Address),
+            bytes_received,
+            bytes_sent,
+            connected_since: required_text(get(Column::ConnectedSince)),
+            connected_since_unix,
+            username: text(Column::Username),
+            client_id,
+            peer_id,
+            data_channel_cipher: text(Column::DataChannelCipher),
+        }),
+        used,
+    )
+}
+
+/// A routing-table row's record, as [`client`].
+#[inline]
+fn route<'a, O: Output<'a>>(cells: &Cells<'a>, used: usize, fail: impl Fn(Fault) -> O) -> O {
     let get = |c| cells.get(Table::Routes, c);
-    Ok(Route {
-        virtual_address: required_text(get(Column::VirtualAddress)),
-        common_name: required_text(get(Column::CommonName)),
-        real_address: address(get(Column::RealAddress))?,
-        last_ref: required_text(get(Column::LastRef)),
-        last_ref_unix: optional_number(get(Column::LastRefTime), Column::LastRefTime)?,
-    })
+    let real_address = tri!(fail, address(get(Column::RealAddress)));
+    let last_ref_unix = tri!(
+        fail,
+        optional_number(get(Column::LastRefTime), Column::LastRefTime)
+    );
+    O::record(
+        Record::Route(Route {
+            virtual_address: required_text(get(Column::VirtualAddress)),
+            common_name: required_text(get(Column::CommonName)),
+            real_address,
+            last_ref: required_text(get(Column::LastRef)),
+            last_ref_unix,
+        }),
+        used,
+    )
 }
 
 /// Required columns are always in the map, so their cells are present.

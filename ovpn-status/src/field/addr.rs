@@ -10,13 +10,6 @@
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use nom::branch::alt;
-use nom::bytes::complete::{tag, take_until};
-use nom::character::complete::{digit1, one_of};
-use nom::combinator::{all_consuming, consumed, map_opt, opt, value};
-use nom::sequence::{delimited, preceded, terminated};
-use nom::{IResult, Parser as _};
-
 use crate::Text;
 
 /// The longest address text worth trying to parse: `tcp6-server:` plus a
@@ -88,8 +81,11 @@ impl<'a> RealAddress<'a> {
             });
         }
         let (body, prefix) = match transport(raw) {
-            Ok((body, (prefix, protocol))) => (body, Some((prefix, protocol))),
-            Err(_) => (raw, None),
+            Some((len, protocol)) => (
+                raw.get(len + 1..).unwrap_or_default(),
+                Some((raw.get(..len).unwrap_or_default(), protocol)),
+            ),
+            None => (raw, None),
         };
         let (ip, port) = host_port(body)?;
         Some(RealAddress {
@@ -159,97 +155,82 @@ impl core::fmt::Display for RealAddress<'_> {
     }
 }
 
-/// The common `a.b.c.d:port` form, read directly: four decimal octets of
-/// one to three digits (no leading zeros, as `Ipv4Addr`'s parser requires),
-/// and a port of one to five digits up to 65535. `None` for anything else,
-/// which the full grammar then reads.
-fn dotted_quad_port(s: &[u8]) -> Option<(Ipv4Addr, u16)> {
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (n, octet) in octets.iter_mut().enumerate() {
-        let (value, len) = decimal(s.get(i..)?, 3);
-        let leading_zero = len > 1 && s.get(i) == Some(&b'0');
-        if len == 0 || len > 3 || leading_zero {
-            return None;
+/// The common `a.b.c.d:port` form, read in one pass; `None` for anything
+/// else, which [`host_port`] then reads.
+fn dotted_quad_port(text: &[u8]) -> Option<(Ipv4Addr, u16)> {
+    let (o1, rest) = octet(text)?;
+    let (o2, rest) = octet(rest.strip_prefix(b".")?)?;
+    let (o3, rest) = octet(rest.strip_prefix(b".")?)?;
+    let (o4, rest) = octet(rest.strip_prefix(b".")?)?;
+    let port = port(rest.strip_prefix(b":")?)?;
+    Some((Ipv4Addr::new(o1, o2, o3, o4), port))
+}
+
+/// A decimal octet of one to three digits, without leading zeros (as
+/// `Ipv4Addr`'s parser requires), at the start of `s`; a digit after three
+/// is left for the caller to reject.
+#[inline]
+fn octet(s: &[u8]) -> Option<(u8, &[u8])> {
+    let digit = |b: u8| u32::from(b - b'0');
+    let (value, rest) = match *s {
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9', ref rest @ ..] => {
+            (digit(a) * 100 + digit(b) * 10 + digit(c), rest)
         }
-        *octet = u8::try_from(value).ok()?;
-        i += len;
-        let end = if n == 3 { b':' } else { b'.' };
-        if s.get(i) != Some(&end) {
-            return None;
-        }
-        i += 1;
-    }
-    let rest = s.get(i..)?;
-    let (port, len) = decimal(rest, 5);
-    if len == 0 || len > 5 || len != rest.len() {
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', ref rest @ ..] => (digit(a) * 10 + digit(b), rest),
+        [a @ b'0'..=b'9', ref rest @ ..] => (digit(a), rest),
+        _ => return None,
+    };
+    Some((u8::try_from(value).ok()?, rest))
+}
+
+/// A whole field that is a decimal port, 0–65535: one to five digits,
+/// leading zeros allowed.
+#[inline]
+fn port(s: &[u8]) -> Option<u16> {
+    if s.is_empty() || s.len() > 5 {
         return None;
     }
-    Some((Ipv4Addr::from(octets), u16::try_from(port).ok()?))
-}
-
-/// The value and length of the run of up to `max` decimal digits that
-/// starts `s` (one more digit makes the length `max + 1`, rejected by the
-/// callers' checks).
-fn decimal(s: &[u8], max: usize) -> (u32, usize) {
     let mut value = 0u32;
-    let mut len = 0;
-    for &b in s.iter().take(max + 1) {
+    for &b in s {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
-            break;
-        }
-        value = value * 10 + u32::from(d);
-        len += 1;
-    }
-    (value, len)
-}
-
-/// `proto ":"`, giving the prefix text (without `:`) and the protocol.
-fn transport(i: &[u8]) -> IResult<&[u8], (&[u8], Protocol)> {
-    let family = || opt(one_of("46"));
-    let udp = value(Protocol::Udp, (tag("udp"), family()));
-    let tcp = value(
-        Protocol::Tcp,
-        (
-            tag("tcp"),
-            family(),
-            opt(alt((tag("-server"), tag("-client")))),
-        ),
-    );
-    terminated(consumed(alt((udp, tcp))), tag(":")).parse_complete(i)
-}
-
-/// A decimal port, 0–65535.
-fn port(i: &[u8]) -> IResult<&[u8], u16> {
-    map_opt(digit1, |d: &[u8]| {
-        if d.len() > 5 {
             return None;
         }
-        let v = crate::field::num::parse_u64(d)?;
-        u16::try_from(v).ok()
-    })
-    .parse_complete(i)
+        value = value * 10 + u32::from(d);
+    }
+    u16::try_from(value).ok()
 }
 
-/// `"[" ipv6 "]" ":" port`.
-fn bracketed(i: &[u8]) -> IResult<&[u8], (Ipv6Addr, u16)> {
-    all_consuming((
-        map_opt(delimited(tag("["), take_until("]"), tag("]")), ipv6),
-        preceded(tag(":"), port),
-    ))
-    .parse_complete(i)
+/// `proto ":"`: the prefix's length (without `:`) and the protocol.
+fn transport(s: &[u8]) -> Option<(usize, Protocol)> {
+    let protocol = match s.get(..3)? {
+        b"udp" => Protocol::Udp,
+        b"tcp" => Protocol::Tcp,
+        _ => return None,
+    };
+    let mut len = 3;
+    if matches!(s.get(len), Some(b'4' | b'6')) {
+        len += 1;
+    }
+    if protocol == Protocol::Tcp && matches!(s.get(len..len + 7), Some(b"-server" | b"-client")) {
+        len += 7;
+    }
+    (s.get(len) == Some(&b':')).then_some((len, protocol))
 }
 
+/// The address after any prefix: `"[" ipv6 "]" ":" port`, `ipv4 ":" port`,
+/// or `ipv6 [ ":" port ]` (see [`RealAddress`] for when a port is read).
 fn host_port(body: &[u8]) -> Option<(IpAddr, Option<u16>)> {
-    if body.first() == Some(&b'[') {
-        let (_, (ip, port)) = bracketed(body).ok()?;
+    if let Some(inner) = body.strip_prefix(b"[") {
+        let close = memchr::memchr(b']', inner)?;
+        let ip = ipv6(inner.get(..close)?)?;
+        let port = port(inner.get(close + 1..)?.strip_prefix(b":")?)?;
         return Some((IpAddr::V6(ip), Some(port)));
     }
     let last_colon = memchr::memrchr(b':', body);
     let split = last_colon.and_then(|i| Some((body.get(..i)?, body.get(i + 1..)?)));
     if let Some((host, p)) = split {
-        if let (Some(ip), Ok((_, port))) = (ipv4(host), all_consuming(port).parse_complete(p)) {
+        if let (Some(ip), Some(port)) = (ipv4(host), port(p)) {
             return Some((IpAddr::V4(ip), Some(port)));
         }
     }
@@ -257,21 +238,243 @@ fn host_port(body: &[u8]) -> Option<(IpAddr, Option<u16>)> {
         return Some((IpAddr::V6(ip), None));
     }
     let (host, p) = split?;
-    let ip = ipv6(host)?;
-    let (_, port) = all_consuming(port).parse_complete(p).ok()?;
-    Some((IpAddr::V6(ip), Some(port)))
+    Some((IpAddr::V6(ipv6(host)?), Some(port(p)?)))
 }
 
+/// A whole field that is an IPv4 address, as `Ipv4Addr::from_str` reads it.
 fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
-    core::str::from_utf8(s).ok()?.parse().ok()
+    match read_ipv4(s)? {
+        (ip, []) => Some(ip),
+        _ => None,
+    }
 }
 
+/// An IPv4 address at the start of `s`, and the bytes after it. As in the
+/// standard library's reader, an octet is all the digits there are (four
+/// digits fail).
+fn read_ipv4(s: &[u8]) -> Option<(Ipv4Addr, &[u8])> {
+    let mut octets = [0u8; 4];
+    let mut rest = s;
+    for (i, o) in octets.iter_mut().enumerate() {
+        if i > 0 {
+            rest = rest.strip_prefix(b".")?;
+        }
+        let (value, after) = octet(rest)?;
+        if after.first().is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        *o = value;
+        rest = after;
+    }
+    Some((Ipv4Addr::from(octets), rest))
+}
+
+/// A whole field that is an IPv6 address, as `Ipv6Addr::from_str` reads it:
+/// groups of one to four hex digits, at most one `::` standing for at least
+/// one zero group, and an embedded IPv4 address only as the last two groups.
 fn ipv6(s: &[u8]) -> Option<Ipv6Addr> {
-    core::str::from_utf8(s).ok()?.parse().ok()
+    let mut head = [0u16; 8];
+    let (head_size, head_ipv4, rest) = read_groups(s, &mut head);
+    if head_size == 8 {
+        return rest.is_empty().then(|| Ipv6Addr::from(head));
+    }
+    // An IPv4 part may not come before `::`.
+    if head_ipv4 {
+        return None;
+    }
+    let rest = rest.strip_prefix(b"::")?;
+    let mut tail = [0u16; 7];
+    let limit = 7 - head_size;
+    let (tail_size, _, rest) = read_groups(rest, tail.get_mut(..limit)?);
+    if !rest.is_empty() {
+        return None;
+    }
+    let at = 8 - tail_size;
+    head.get_mut(at..)?.copy_from_slice(tail.get(..tail_size)?);
+    Some(Ipv6Addr::from(head))
+}
+
+/// Colon-separated groups at the start of `s`, at most `groups.len()`, the
+/// last two of which may be an embedded IPv4 address: how many were read,
+/// whether an IPv4 part ended them, and the bytes after them.
+fn read_groups<'a>(s: &'a [u8], groups: &mut [u16]) -> (usize, bool, &'a [u8]) {
+    let limit = groups.len();
+    let mut rest = s;
+    for i in 0..limit {
+        let after_sep = if i == 0 {
+            Some(rest)
+        } else {
+            rest.strip_prefix(b":")
+        };
+        let Some(after_sep) = after_sep else {
+            return (i, false, rest);
+        };
+        let group = hex_group(after_sep);
+        // An embedded IPv4 address starts with up to three digits and a
+        // `.`, which the hex reader stops at: only then is it tried (and
+        // then first, as the standard library does).
+        let dot_next = match group {
+            Some((_, after)) => after.first() == Some(&b'.'),
+            None => false,
+        };
+        if dot_next && i + 1 < limit {
+            if let Some((v4, after)) = read_ipv4(after_sep) {
+                let [o1, o2, o3, o4] = v4.octets();
+                if let Some([high, low]) = groups.get_mut(i..i + 2) {
+                    *high = u16::from_be_bytes([o1, o2]);
+                    *low = u16::from_be_bytes([o3, o4]);
+                }
+                return (i + 2, true, after);
+            }
+        }
+        let Some((group, after)) = group else {
+            return (i, false, rest);
+        };
+        if let Some(g) = groups.get_mut(i) {
+            *g = group;
+        }
+        rest = after;
+    }
+    (limit, false, rest)
+}
+
+/// One to four hex digits at the start of `s` (five fail).
+fn hex_group(s: &[u8]) -> Option<(u16, &[u8])> {
+    let mut value = 0u16;
+    let mut len = 0;
+    for &b in s.iter().take(5) {
+        let d = HEX.get(usize::from(b)).copied().unwrap_or(NOT_HEX);
+        if d == NOT_HEX {
+            break;
+        }
+        value = value << 4 | u16::from(d);
+        len += 1;
+    }
+    if len == 0 || len > 4 {
+        return None;
+    }
+    Some((value, s.get(len..)?))
+}
+
+const NOT_HEX: u8 = 0xff;
+
+/// The value of each hex digit byte; `NOT_HEX` for other bytes.
+// A `u8` index into 256 entries, evaluated at compile time.
+#[allow(clippy::indexing_slicing)]
+static HEX: [u8; 256] = {
+    let mut table = [NOT_HEX; 256];
+    let mut b = 0u8;
+    loop {
+        table[b as usize] = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => NOT_HEX,
+        };
+        if b == u8::MAX {
+            break table;
+        }
+        b += 1;
+    }
+};
+
+/// The grammar as first written, with nom and the standard library's
+/// address parsers: the reference the one-pass readers are tested against.
+#[cfg(test)]
+mod grammar {
+    use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use nom::branch::alt;
+    use nom::bytes::complete::{tag, take_until};
+    use nom::character::complete::{digit1, one_of};
+    use nom::combinator::{all_consuming, consumed, map_opt, opt, value};
+    use nom::sequence::{delimited, preceded, terminated};
+    use nom::{IResult, Parser as _};
+
+    use super::Protocol;
+
+    /// What `RealAddress::parse` gives: prefix, protocol, ip and port.
+    pub(super) type Parts<'a> = (Option<&'a [u8]>, Option<Protocol>, IpAddr, Option<u16>);
+
+    pub(super) fn parse(raw: &[u8]) -> Option<Parts<'_>> {
+        if raw.len() > super::MAX_ADDRESS_LEN {
+            return None;
+        }
+        let (body, prefix) = match transport(raw) {
+            Ok((body, (prefix, protocol))) => (body, Some((prefix, protocol))),
+            Err(_) => (raw, None),
+        };
+        let (ip, port) = host_port(body)?;
+        Some((prefix.map(|(p, _)| p), prefix.map(|(_, p)| p), ip, port))
+    }
+
+    fn transport(i: &[u8]) -> IResult<&[u8], (&[u8], Protocol)> {
+        let family = || opt(one_of("46"));
+        let udp = value(Protocol::Udp, (tag("udp"), family()));
+        let tcp = value(
+            Protocol::Tcp,
+            (
+                tag("tcp"),
+                family(),
+                opt(alt((tag("-server"), tag("-client")))),
+            ),
+        );
+        terminated(consumed(alt((udp, tcp))), tag(":")).parse_complete(i)
+    }
+
+    fn port(i: &[u8]) -> IResult<&[u8], u16> {
+        map_opt(digit1, |d: &[u8]| {
+            if d.len() > 5 {
+                return None;
+            }
+            let v = crate::field::num::parse_u64(d)?;
+            u16::try_from(v).ok()
+        })
+        .parse_complete(i)
+    }
+
+    fn bracketed(i: &[u8]) -> IResult<&[u8], (Ipv6Addr, u16)> {
+        all_consuming((
+            map_opt(delimited(tag("["), take_until("]"), tag("]")), ipv6),
+            preceded(tag(":"), port),
+        ))
+        .parse_complete(i)
+    }
+
+    pub(super) fn host_port(body: &[u8]) -> Option<(IpAddr, Option<u16>)> {
+        if body.first() == Some(&b'[') {
+            let (_, (ip, port)) = bracketed(body).ok()?;
+            return Some((IpAddr::V6(ip), Some(port)));
+        }
+        let last_colon = memchr::memrchr(b':', body);
+        let split = last_colon.and_then(|i| Some((body.get(..i)?, body.get(i + 1..)?)));
+        if let Some((host, p)) = split {
+            if let (Some(ip), Ok((_, port))) = (ipv4(host), all_consuming(port).parse_complete(p)) {
+                return Some((IpAddr::V4(ip), Some(port)));
+            }
+        }
+        if let Some(ip) = ipv6(body) {
+            return Some((IpAddr::V6(ip), None));
+        }
+        let (host, p) = split?;
+        let ip = ipv6(host)?;
+        let (_, port) = all_consuming(port).parse_complete(p).ok()?;
+        Some((IpAddr::V6(ip), Some(port)))
+    }
+
+    pub(super) fn ipv4(s: &[u8]) -> Option<Ipv4Addr> {
+        core::str::from_utf8(s).ok()?.parse().ok()
+    }
+
+    pub(super) fn ipv6(s: &[u8]) -> Option<Ipv6Addr> {
+        core::str::from_utf8(s).ok()?.parse().ok()
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
 
     fn v4(s: &str) -> IpAddr {
@@ -439,13 +642,118 @@ mod tests {
     case!(octet_too_big, b"256.2.3.4:5", None);
     case!(six_digit_port, b"1.2.3.4:000001", None);
 
+    /// Address-like text: the bytes of every form, and some others.
+    fn address_like() -> impl proptest::strategy::Strategy<Value = std::vec::Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            4 => proptest::sample::select(&[
+                "0", "1", "9", "00", "01", "10", "25", "255", "256", "999", "1234", "65535", "65536",
+                "000001", "f", "ff", "fFfF", "abcd", "12345", "db8", "2001", "ffff", "g",
+            ][..]),
+            4 => proptest::sample::select(&[":", "::", ".", ":::", "[", "]", "]:", "%", " "][..]),
+            1 => proptest::sample::select(&[
+                "udp:", "udp4:", "udp6:", "tcp:", "tcp4:", "tcp6-server:", "tcp-client:",
+                "udp-server:", "tcp-serve:", "tcp46:", "\u{e9}", "\u{ff}",
+            ][..]),
+        ];
+        proptest::collection::vec(piece, 0..16).prop_map(|p| p.concat().into_bytes())
+    }
+
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// The one-pass readers agree with the grammar as first written.
+        #[test]
+        fn readers_agree_with_grammar(s in address_like()) {
+            let ours = RealAddress::parse(&s)
+                .map(|a| (a.prefix().map(|p| p.as_bytes()), a.protocol(), a.ip(), a.port()));
+            proptest::prop_assert_eq!(ours, grammar::parse(&s));
+            proptest::prop_assert_eq!(ipv4(&s), grammar::ipv4(&s));
+            proptest::prop_assert_eq!(ipv6(&s), grammar::ipv6(&s));
+        }
+
+        /// Arbitrary bytes, too.
+        #[test]
+        fn readers_agree_on_any_bytes(s in proptest::collection::vec(proptest::num::u8::ANY, 0..48)) {
+            let ours = RealAddress::parse(&s)
+                .map(|a| (a.prefix().map(|p| p.as_bytes()), a.protocol(), a.ip(), a.port()));
+            proptest::prop_assert_eq!(ours, grammar::parse(&s));
+        }
+
         /// The fast `a.b.c.d:port` path agrees with the general grammar.
         #[test]
         fn fast_path_agrees_with_grammar(s in "[0-9]{0,4}\\.[0-9]{0,4}\\.[0-9]{0,4}\\.[0-9]{0,4}:[0-9]{0,6}") {
             let fast = dotted_quad_port(s.as_bytes()).map(|(ip, port)| (IpAddr::V4(ip), Some(port)));
-            let general = host_port(s.as_bytes());
+            let general = grammar::host_port(s.as_bytes());
             proptest::prop_assert_eq!(fast, general);
+        }
+
+        /// Printed IPv6 addresses, in every shape the standard library
+        /// writes, read back.
+        #[test]
+        fn printed_ipv6_reads_back(groups in proptest::array::uniform8(proptest::prop_oneof![
+            proptest::strategy::Just(0u16), proptest::num::u16::ANY
+        ])) {
+            let ip = Ipv6Addr::from(groups);
+            let text = std::format!("{ip}");
+            proptest::prop_assert_eq!(ipv6(text.as_bytes()), Some(ip));
+        }
+    }
+
+    #[test]
+    fn edge_forms_agree_with_grammar() {
+        let cases: &[&[u8]] = &[
+            b"::",
+            b":::",
+            b"::1",
+            b"1::",
+            b"1:2:3:4:5:6:7::",
+            b"::2:3:4:5:6:7:8",
+            b"1:2:3:4:5:6:7:8",
+            b"1:2:3:4:5:6:7:8:9",
+            b"1::2::3",
+            b"::1.2.3.4",
+            b"1:2:3:4:5:6:1.2.3.4",
+            b"1:2:3:4:5:6:7:1.2.3.4",
+            b"1.2.3.4::",
+            b"::ffff:1.1.1.1:443",
+            b"::ffff:01.1.1.1",
+            b"::1234.1.1.1",
+            b"12345::",
+            b"[::1]:5",
+            b"[::1]:",
+            b"[::1]5",
+            b"[::1",
+            b"[]:1",
+            b"[1.2.3.4]:5",
+            b"tcp6-server:[::]:0",
+            b"udp:::1",
+            b"udp6:::1:53",
+            b"tcp-client:::",
+            b"1.2.3.4:5",
+            b"1.2.3.4:05",
+            b"1.2.3.4:65535",
+            b"1.2.3.4:",
+            b"1.2.3.4",
+            b"1.2.3.4.5:6",
+            b"::1:65535",
+            b"::1:65536",
+            b"a:b:c:d:e:f:1.2.3.4:7",
+            b"2001:db8::2:1194",
+            b"2001:db8:1:2:3:4:5:6:1194",
+            b"fe80::1%1",
+        ];
+        for &c in cases {
+            let ours = RealAddress::parse(c).map(|a| {
+                (
+                    a.prefix().map(|p| p.as_bytes()),
+                    a.protocol(),
+                    a.ip(),
+                    a.port(),
+                )
+            });
+            assert_eq!(ours, grammar::parse(c), "{}", Text::new(c));
+            assert_eq!(ipv6(c), grammar::ipv6(c), "{}", Text::new(c));
         }
     }
 

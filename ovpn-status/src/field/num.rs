@@ -2,19 +2,27 @@
 
 /// Parses an unsigned decimal that fits in a `u64`: digits only, no sign, no
 /// spaces, at least one digit.
+#[inline]
 pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return None;
     }
-    // Up to 19 digits cannot overflow: skip the checked arithmetic there.
+    // Up to 19 digits cannot overflow: skip the checked arithmetic there,
+    // and read eight digits at a time.
     if s.len() <= 19 {
+        let (head, eights) = s.split_at(s.len() % 8);
         let mut v: u64 = 0;
-        for &b in s {
+        for &b in head {
             let d = b.wrapping_sub(b'0');
             if d > 9 {
                 return None;
             }
             v = v * 10 + u64::from(d);
+        }
+        for chunk in eights.chunks_exact(8) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            v = v * 100_000_000 + u64::from(eight_digits(u64::from_le_bytes(bytes))?);
         }
         return Some(v);
     }
@@ -27,6 +35,29 @@ pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
         v = v.checked_mul(10)?.checked_add(u64::from(d))?;
     }
     Some(v)
+}
+
+/// The value of eight ASCII digits loaded little-endian (the first digit in
+/// the low byte), or `None` if a byte is not a digit: the SWAR reduction of
+/// digit pairs, then pairs of pairs, then halves.
+#[inline]
+fn eight_digits(word: u64) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Every high nibble 3, and adding 6 leaves it 3: bytes 0x30..=0x39.
+    // (No byte carries into the next: each is below 0x40 once checked.)
+    let high = 0xf0 * ONES;
+    if word & high != 0x30 * ONES || (word + 0x06 * ONES) & high != 0x30 * ONES {
+        return None;
+    }
+    // The products carry out of the top lane by design: wrapping.
+    let v = word - 0x30 * ONES;
+    // Bytes 0, 2, 4, 6: 10 * d[i] + d[i + 1].
+    let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    // 16-bit lanes 0 and 2: 100 * pair[i] + pair[i + 1].
+    let v = (v.wrapping_mul(1 + (100 << 16)) >> 16) & 0x0000_ffff_0000_ffff;
+    // The high half: 10000 * half[0] + half[1].
+    let v = v.wrapping_mul(1 + (10_000 << 32)) >> 32;
+    u32::try_from(v).ok()
 }
 
 /// An optional numeric column: empty is absent (`Ok(None)`), anything else
@@ -42,6 +73,7 @@ pub(crate) fn parse_opt_u64(s: &[u8]) -> Result<Option<u64>, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
 
     macro_rules! case {
         ($name:ident, $input:expr, $expected:expr) => {
@@ -71,6 +103,44 @@ mod tests {
     case!(space, b" 1", None);
     case!(trailing_space, b"1 ", None);
     case!(non_ascii, "١".as_bytes(), None);
+
+    proptest::proptest! {
+        /// Eight digits at a time agree with one at a time.
+        #[test]
+        fn agrees_with_digit_loop(s in proptest::collection::vec(proptest::prop_oneof![
+            8 => proptest::num::u8::ANY.prop_map(|b| b'0' + b % 10),
+            1 => proptest::num::u8::ANY,
+        ], 0..24)) {
+            let mut expected = Some(0u64);
+            for &b in &s {
+                expected = expected.and_then(|v| {
+                    let d = b.wrapping_sub(b'0');
+                    (d <= 9).then_some(())?;
+                    v.checked_mul(10)?.checked_add(u64::from(d))
+                });
+            }
+            if s.is_empty() {
+                expected = None;
+            }
+            proptest::prop_assert_eq!(parse_u64(&s), expected);
+        }
+    }
+
+    #[test]
+    fn eight_digit_edges() {
+        assert_eq!(parse_u64(b"00000000"), Some(0));
+        assert_eq!(parse_u64(b"99999999"), Some(99_999_999));
+        assert_eq!(parse_u64(b"12345678"), Some(12_345_678));
+        assert_eq!(
+            parse_u64(b"1234567890123456789"),
+            Some(1_234_567_890_123_456_789)
+        );
+        assert_eq!(parse_u64(b"1234567/"), None);
+        assert_eq!(parse_u64(b"1234567:"), None);
+        assert_eq!(parse_u64(b"/2345678"), None);
+        assert_eq!(parse_u64(b"12345678\xff"), None);
+        assert_eq!(parse_u64(b"1\xb0345678"), None);
+    }
 
     #[test]
     fn optional_empty_is_absent() {
