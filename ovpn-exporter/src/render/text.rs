@@ -55,6 +55,17 @@ impl<'s> Exposition<'s> {
         }
     }
 
+    /// An empty document kept whole in `buf` (cleared), whose memory is
+    /// reused.
+    pub fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        Exposition {
+            buf,
+            sink: None,
+            sent: 0,
+        }
+    }
+
     /// An empty document whose text goes to `sink` in blocks of about
     /// [`BLOCK`] bytes, each ending at a line end.
     pub fn streaming(sink: &'s mut Sink) -> Self {
