@@ -14,7 +14,7 @@ use std::io::Read as _;
 use benches::{Version, exporter_options, exporter_source, input};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ovpn_exporter::render::text::Exposition;
-use ovpn_exporter::render::{Rendered, SourceRef, exposition};
+use ovpn_exporter::render::{Rendered, SourceRef, SourceState, exposition};
 use ovpn_exporter::snapshot::Snapshot;
 
 fn exporter(c: &mut Criterion) {
@@ -48,15 +48,7 @@ fn exporter(c: &mut Criterion) {
             BenchmarkId::new("render-plain", clients),
             &sources,
             |b, s| {
-                let refs: Vec<SourceRef<'_>> = s
-                    .iter()
-                    .map(|s| SourceRef {
-                        spec: &s.spec,
-                        up: s.up,
-                        errors: s.errors,
-                        snapshot: s.snapshot.as_deref(),
-                    })
-                    .collect();
+                let refs: Vec<SourceRef<'_>> = s.iter().map(SourceState::borrow).collect();
                 // One buffer for every iteration: the cost of writing the
                 // text, not of faulting in 66 MB of fresh pages each time.
                 let mut buf = Vec::with_capacity(clients * 700);

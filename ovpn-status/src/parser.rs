@@ -292,10 +292,7 @@ impl Parser {
                     // The outcome is told apart without reading `out`, so
                     // that it can be built in the return slot.
                     let fault = Cell::new(None);
-                    let out: O = match table {
-                        Table::Clients => self.client_row(row, sep, pos + len, &fault),
-                        Table::Routes => self.route_row(row, sep, pos + len, &fault),
-                    };
+                    let out: O = self.table_row(table, row, sep, pos + len, &fault);
                     match fault.get() {
                         None => {
                             self.consume(len);
@@ -489,10 +486,11 @@ impl Parser {
         Action::Emit(Record::End)
     }
 
-    /// A client row's record, with `used` bytes consumed, or the error at
-    /// this line (also set in `fault`).
-    fn client_row<'a, O: Output<'a>>(
+    /// A client-list or routing-table row's record, with `used` bytes
+    /// consumed, or the error at this line (also set in `fault`).
+    fn table_row<'a, O: Output<'a>>(
         &self,
+        table: Table,
         row: Option<&'a [u8]>,
         sep: u8,
         used: usize,
@@ -503,35 +501,17 @@ impl Parser {
             fault.set(Some(e));
             O::error(e)
         };
-        let Some(map) = self.clients.as_ref() else {
+        let map = match table {
+            Table::Clients => self.clients.as_ref(),
+            Table::Routes => self.routes.as_ref(),
+        };
+        let Some(map) = map else {
             return fail((ErrorKind::MissingHeader, None));
         };
-        match map.split(row, sep, sep == b',') {
-            Ok(cells) => client(&cells, used, fail),
-            Err(f) => fail(f),
-        }
-    }
-
-    /// A routing-table row's record, with `used` bytes consumed, or the
-    /// error at this line.
-    fn route_row<'a, O: Output<'a>>(
-        &self,
-        row: Option<&'a [u8]>,
-        sep: u8,
-        used: usize,
-        fault: &Cell<Option<Error>>,
-    ) -> O {
-        let fail = |f| {
-            let e = self.error(f);
-            fault.set(Some(e));
-            O::error(e)
-        };
-        let Some(map) = self.routes.as_ref() else {
-            return fail((ErrorKind::MissingHeader, None));
-        };
-        match map.split(row, sep, sep == b',') {
-            Ok(cells) => route(&cells, used, fail),
-            Err(f) => fail(f),
+        match (map.split(row, sep, sep == b','), table) {
+            (Ok(cells), Table::Clients) => client(&cells, used, fail),
+            (Ok(cells), Table::Routes) => route(&cells, used, fail),
+            (Err(f), _) => fail(f),
         }
     }
 }

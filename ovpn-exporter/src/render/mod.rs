@@ -63,16 +63,20 @@ pub struct SourceRef<'a> {
     pub snapshot: Option<&'a Snapshot>,
 }
 
+impl SourceState {
+    /// This state, borrowed for one rendering.
+    pub fn borrow(&self) -> SourceRef<'_> {
+        SourceRef {
+            spec: &self.spec,
+            up: self.up,
+            errors: self.errors,
+            snapshot: self.snapshot.as_deref(),
+        }
+    }
+}
+
 fn refs(states: &[SourceState]) -> Vec<SourceRef<'_>> {
-    states
-        .iter()
-        .map(|s| SourceRef {
-            spec: &s.spec,
-            up: s.up,
-            errors: s.errors,
-            snapshot: s.snapshot.as_deref(),
-        })
-        .collect()
+    states.iter().map(SourceState::borrow).collect()
 }
 
 /// Everything served for one set of snapshots.
