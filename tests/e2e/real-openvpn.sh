@@ -379,6 +379,10 @@ management_exporter() {
     pid=$!
     pids+=("$pid")
     if wait_port "$port"; then
+        # The exporter read every interface at startup, and reuses a reply
+        # younger than 1 s: wait that out, so that the scrape asks live and
+        # its counters are at least those of the files read just before.
+        sleep 1.2
         py exporter --management --url "http://127.0.0.1:$port/metrics"
     else
         fail "exporter (management): not listening on 127.0.0.1:$port after 30 s"
