@@ -459,12 +459,29 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
             )),
         );
     }
-    let (mut snap, read) = stream(&mut file, before, max_bytes, max_line, keep_routes)?;
+    let streamed = stream(&mut file, before, max_bytes, max_line, keep_routes);
+    if let Err(Streamed::Read(f)) = streamed {
+        return Err(f);
+    }
     let after = file
         .metadata()
         .map(|m| FileKey::of(&m))
         .map_err(|_| Failure::new(Reason::Incomplete, Some(before)))?;
-    if after != before || read != after.len {
+    // A file that changed during the read says nothing about its content:
+    // torn, it can fail to parse or seem to hold a long line.
+    if after != before {
+        return Err(Failure::new(Reason::Incomplete, Some(after)));
+    }
+    let (mut snap, read) = match streamed {
+        Ok(ok) => ok,
+        Err(Streamed::Read(f) | Streamed::Content(f)) => {
+            return Err(Failure {
+                key: Some(after),
+                ..f
+            });
+        }
+    };
+    if read != after.len {
         return Err(Failure::new(Reason::Incomplete, Some(after)));
     }
     // OpenVPN rewrites in place, one write per line: mid-rewrite the file
@@ -498,6 +515,16 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
 /// Bytes asked of a status file per read.
 const READ_SIZE: usize = 64 * 1024;
 
+/// Why [`stream`] failed.
+#[derive(Debug)]
+enum Streamed {
+    /// The read itself: an I/O error, or more than `--status.max-bytes`.
+    Read(Failure),
+    /// The bytes read: empty, cut, not a status document, or a line too
+    /// long; to be reported only if the file did not change meanwhile.
+    Content(Failure),
+}
+
 /// Parses the document in `file` into a snapshot as it is read, holding
 /// the longest line plus one read in memory, never the whole file. Parsing
 /// stops at `END`; reading goes on to the end of the file so that the
@@ -508,7 +535,7 @@ fn stream(
     max_bytes: u64,
     max_line: u64,
     keep_routes: bool,
-) -> Result<(Snapshot, u64), Failure> {
+) -> Result<(Snapshot, u64), Streamed> {
     let mut parser = ovpn_status::Parser::new();
     let mut builder = snapshot::Builder::new(keep_routes);
     let mut lines = LineGuard::new(max_line);
@@ -533,7 +560,7 @@ fn stream(
                     } else {
                         Reason::Invalid
                     };
-                    return Err(Failure::new(reason, Some(key)));
+                    return Err(Streamed::Content(Failure::new(reason, Some(key))));
                 }
             }
         }
@@ -553,30 +580,36 @@ fn stream(
                 Ok(n) => break n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
-                    return Err(Failure::new(Reason::Incomplete, Some(key)).because(e.to_string()));
+                    return Err(Streamed::Read(
+                        Failure::new(Reason::Incomplete, Some(key)).because(e.to_string()),
+                    ));
                 }
             }
         };
         buf.truncate(filled + n);
         read += n as u64;
         if read > max_bytes {
-            return Err(Failure::new(Reason::TooLarge, Some(key)).because(format!(
-                "grew past --status.max-bytes {max_bytes} while being read"
-            )));
+            return Err(Streamed::Read(
+                Failure::new(Reason::TooLarge, Some(key)).because(format!(
+                    "grew past --status.max-bytes {max_bytes} while being read"
+                )),
+            ));
         }
         if let Some(line) = lines.scan(buf.get(filled..).unwrap_or_default()) {
-            return Err(Failure::new(Reason::TooLarge, Some(key)).because(format!(
-                "line {line} is longer than --status.max-line-bytes {max_line}"
-            )));
+            return Err(Streamed::Content(
+                Failure::new(Reason::TooLarge, Some(key)).because(format!(
+                    "line {line} is longer than --status.max-line-bytes {max_line}"
+                )),
+            ));
         }
         eof = n == 0;
         if eof && read == 0 {
-            return Err(Failure::new(Reason::Empty, Some(key)));
+            return Err(Streamed::Content(Failure::new(Reason::Empty, Some(key))));
         }
     }
     let snap = builder
         .finish()
-        .map_err(|r| Failure::new(Reason::from(r), Some(key)))?;
+        .map_err(|r| Streamed::Content(Failure::new(Reason::from(r), Some(key))))?;
     Ok((snap, read))
 }
 
