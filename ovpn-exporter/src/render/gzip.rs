@@ -33,8 +33,6 @@ pub struct Sink {
     to: To,
     next: usize,
     crc: Crc,
-    /// The inline compressor, made on first use.
-    compress: Option<Compress>,
     /// Deflated blocks come back here to be written again: fresh 1 MiB
     /// buffers would each be mapped and faulted in anew.
     spare: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
@@ -43,8 +41,8 @@ pub struct Sink {
 /// Where a [`Sink`]'s blocks go.
 #[derive(Debug)]
 enum To {
-    /// Deflated at once, on the renderer's thread.
-    Inline(Vec<(usize, Vec<u8>)>),
+    /// Deflated at once, on the renderer's thread, with its compressor.
+    Inline(Vec<(usize, Vec<u8>)>, Compress),
     /// Queued for the worker threads.
     Workers(SyncSender<(usize, Vec<u8>)>),
 }
@@ -58,8 +56,7 @@ impl Sink {
         }
         self.crc.update(&block);
         match &mut self.to {
-            To::Inline(parts) => {
-                let c = self.compress.get_or_insert_with(new_compress);
+            To::Inline(parts, c) => {
                 parts.push((self.next, deflate(c, &block)));
                 let _ = self.spare.0.send(block);
             }
@@ -93,15 +90,14 @@ pub fn compress(threads: usize, render: impl FnOnce(&mut Sink)) -> Vec<u8> {
     let threads = threads.clamp(1, 8);
     let (crc, mut parts) = if threads == 1 {
         let mut sink = Sink {
-            to: To::Inline(Vec::new()),
+            to: To::Inline(Vec::new(), new_compress()),
             next: 0,
             crc: Crc::new(),
-            compress: None,
             spare: channel(),
         };
         render(&mut sink);
         let parts = match sink.to {
-            To::Inline(parts) => parts,
+            To::Inline(parts, _) => parts,
             To::Workers(_) => Vec::new(),
         };
         (sink.crc, parts)
@@ -120,7 +116,6 @@ pub fn compress(threads: usize, render: impl FnOnce(&mut Sink)) -> Vec<u8> {
                 to: To::Workers(tx),
                 next: 0,
                 crc: Crc::new(),
-                compress: None,
                 spare,
             };
             render(&mut sink);
