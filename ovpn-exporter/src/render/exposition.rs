@@ -1,9 +1,12 @@
-//! The metric families, one function each, in a fixed order over all
-//! sources. Seed-compatible families first, then the richer ones.
+//! The metric families, in a fixed order over all sources: seed-compatible
+//! families first, then the richer ones. Each is a [`Family`] whose rows can
+//! be written in pieces, so that a large exposition is written (and
+//! compressed) on several threads and joined in order.
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::hash::FxHashMap;
 use super::privacy::Redactor;
@@ -12,59 +15,178 @@ use super::{Options, SourceRef};
 use crate::collect::Collectors;
 use crate::snapshot::{ClientRef, Snapshot};
 
-/// Writes every family for `sources`.
-pub fn write(out: &mut Exposition, sources: &[SourceRef<'_>], opts: Options) {
-    let red = Redactor::new(opts.privacy);
-    let red = &red;
-    let server = opts.collectors.has(Collectors::SERVER);
-    let clients = opts.client_metrics && opts.collectors.has(Collectors::CLIENTS);
-    if server {
-        probe_success(out, sources);
-        info(out, sources);
-        sessions_total(out, sources);
+/// A metric family: its `# HELP` and `# TYPE` lines and its samples.
+pub struct Family<'a> {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    samples: Samples<'a>,
+}
+
+/// Writes one row's sample, if the row has one.
+type WriteRow<'a> = Box<dyn Fn(&mut Exposition, usize) + Send + Sync + 'a>;
+
+/// How a family's samples are written.
+enum Samples<'a> {
+    /// A few samples, written together as one row.
+    All(Box<dyn Fn(&mut Exposition) + Send + Sync + 'a>),
+    /// At most one sample per row, any range of rows on its own.
+    Each(usize, WriteRow<'a>),
+}
+
+impl<'a> Family<'a> {
+    pub(super) fn all(
+        name: &'static str,
+        kind: &'static str,
+        help: &'static str,
+        write: impl Fn(&mut Exposition) + Send + Sync + 'a,
+    ) -> Self {
+        Family {
+            name,
+            kind,
+            help,
+            samples: Samples::All(Box::new(write)),
+        }
     }
-    if clients {
-        seed_bytes(out, sources, red);
+
+    pub(super) fn each(
+        name: &'static str,
+        kind: &'static str,
+        help: &'static str,
+        rows: usize,
+        write: impl Fn(&mut Exposition, usize) + Send + Sync + 'a,
+    ) -> Self {
+        Family {
+            name,
+            kind,
+            help,
+            samples: Samples::Each(rows, Box::new(write)),
+        }
     }
-    if opts.collectors.has(Collectors::EXPORTER) {
-        read_errors(out, sources);
+
+    /// How many rows the family has.
+    pub fn rows(&self) -> usize {
+        match &self.samples {
+            Samples::All(_) => 1,
+            Samples::Each(n, _) => *n,
+        }
     }
-    if !server {
-        if clients {
-            per_client(out, sources, red);
-            if opts.kumina_names {
-                super::kumina::clients(out, sources, red);
+
+    /// Writes the samples of `rows`, after the family's header if `rows`
+    /// starts at 0. Writing `0..self.rows()`, or consecutive ranges that
+    /// cover it, writes the whole family.
+    pub fn write(&self, out: &mut Exposition, rows: Range<usize>) {
+        if rows.start == 0 {
+            out.family(self.name, self.kind, self.help);
+        }
+        match &self.samples {
+            Samples::All(write) => {
+                if !rows.is_empty() {
+                    write(out);
+                }
+            }
+            Samples::Each(n, write) => {
+                for i in rows.start..rows.end.min(*n) {
+                    write(out, i);
+                }
             }
         }
-        return;
     }
-    up(out, sources);
-    status_info(out, sources);
-    update_time(out, sources);
-    server_clients(out, sources);
-    routes(out, sources);
-    stats(
-        out,
-        sources,
-        "ovpn_server_global_stat",
-        "GLOBAL STATS value by name, as written by OpenVPN.",
-        Snapshot::globals,
-    );
-    stats(
-        out,
-        sources,
-        "ovpn_client_mode_stat",
-        "Client-mode (OpenVPN STATISTICS) value by name, as written by OpenVPN.",
-        Snapshot::stats,
-    );
-    if clients {
-        per_client(out, sources, red);
+}
+
+impl std::fmt::Debug for Family<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Family")
+            .field("name", &self.name)
+            .field("rows", &self.rows())
+            .finish_non_exhaustive()
     }
+}
+
+/// Every family for `sources`, in order. What several families share (the
+/// merged client list, the escaped labels) is made here, once.
+pub fn families<'a>(sources: &'a [SourceRef<'a>], opts: Options) -> Vec<Family<'a>> {
+    let red = Arc::new(Redactor::new(opts.privacy));
+    let server = opts.collectors.has(Collectors::SERVER);
+    let clients = opts.client_metrics && opts.collectors.has(Collectors::CLIENTS);
+    let (seed, per_client) = if clients {
+        let (seed, per_client) = prepare(sources, &red);
+        (Some(seed), Some(per_client))
+    } else {
+        (None, None)
+    };
+    let mut out = Vec::new();
+    if server {
+        out.extend([
+            probe_success(sources),
+            info(sources),
+            sessions_total(sources),
+        ]);
+    }
+    out.extend(seed.into_iter().flat_map(seed_bytes));
+    if opts.collectors.has(Collectors::EXPORTER) {
+        out.push(read_errors(sources));
+    }
+    if server {
+        out.extend([
+            up(sources),
+            status_info(sources),
+            update_time(sources),
+            server_clients(sources),
+            routes(sources),
+            stats(
+                sources,
+                "ovpn_server_global_stat",
+                "GLOBAL STATS value by name, as written by OpenVPN.",
+                Snapshot::globals,
+            ),
+            stats(
+                sources,
+                "ovpn_client_mode_stat",
+                "Client-mode (OpenVPN STATISTICS) value by name, as written by OpenVPN.",
+                Snapshot::stats,
+            ),
+        ]);
+    }
+    out.extend(per_client.into_iter().flat_map(per_client_families));
     if opts.kumina_names {
-        super::kumina::server(out, sources);
-        if clients {
-            super::kumina::clients(out, sources, red);
+        if server {
+            out.extend(super::kumina::server(sources));
         }
+        if clients {
+            out.extend(super::kumina::clients(sources, &red));
+        }
+    }
+    out
+}
+
+/// The seed series and the merged clients, side by side on two threads
+/// when there are enough clients to pay for one.
+fn prepare<'a>(sources: &[SourceRef<'a>], red: &Arc<Redactor>) -> (SeedSeries, PerClient<'a>) {
+    let clients: usize = sources
+        .iter()
+        .filter_map(|s| s.snapshot)
+        .map(Snapshot::client_count)
+        .sum();
+    if clients < 10_000 {
+        return (
+            seed_series(sources, red),
+            PerClient::new(sources, Arc::clone(red)),
+        );
+    }
+    std::thread::scope(|scope| {
+        let seed = scope.spawn(|| seed_series(sources, red));
+        let per_client = PerClient::new(sources, Arc::clone(red));
+        // A panic there is a panic here.
+        let seed = seed.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (seed, per_client)
+    })
+}
+
+/// Writes every family for `sources`, in one piece.
+pub fn write(out: &mut Exposition, sources: &[SourceRef<'_>], opts: Options) {
+    for f in families(sources, opts) {
+        f.write(out, 0..f.rows());
     }
 }
 
@@ -75,53 +197,73 @@ fn version_of(s: &SourceRef<'_>) -> Cow<'static, str> {
     }
 }
 
-fn probe_success(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    out.family(
+fn probe_success<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
+    Family::all(
         "probe_success",
         "gauge",
         "1 when at least one status source was read completely (seed exporter).",
-    );
-    match sources.iter().find(|s| s.up && s.snapshot.is_some()) {
-        Some(s) => out.sample("probe_success", &[("version", &version_of(s))], 1u64),
-        None => out.sample("probe_success", &[("version", "unknown")], 0u64),
-    }
+        move |out| match sources.iter().find(|s| s.up && s.snapshot.is_some()) {
+            Some(s) => out.sample("probe_success", &[("version", &version_of(s))], 1u64),
+            None => out.sample("probe_success", &[("version", "unknown")], 0u64),
+        },
+    )
 }
 
-fn info(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    out.family(
+fn info<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
+    Family::all(
         "ovpn_info",
         "gauge",
         "OpenVPN version from the TITLE row (unknown without one), one series per version.",
-    );
-    let mut seen: Vec<Cow<'static, str>> = Vec::new();
-    for s in sources.iter().filter(|s| s.snapshot.is_some()) {
-        let v = version_of(s);
-        if !seen.contains(&v) {
-            out.sample(
-                "ovpn_info",
-                &[("product", "OpenVPN"), ("version", &v)],
-                1u64,
-            );
-            seen.push(v);
+        move |out| {
+            let mut seen: Vec<Cow<'static, str>> = Vec::new();
+            for s in sources.iter().filter(|s| s.snapshot.is_some()) {
+                let v = version_of(s);
+                if !seen.contains(&v) {
+                    out.sample(
+                        "ovpn_info",
+                        &[("product", "OpenVPN"), ("version", &v)],
+                        1u64,
+                    );
+                    seen.push(v);
+                }
+            }
+        },
+    )
+}
+
+fn sessions_total<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
+    Family::all(
+        "ovpn_sessions_total",
+        "gauge",
+        "Connected clients summed over all sources (seed exporter).",
+        move |out| {
+            let n: usize = sources
+                .iter()
+                .filter_map(|s| s.snapshot)
+                .map(Snapshot::client_count)
+                .sum();
+            out.sample("ovpn_sessions_total", &[], n as u64);
+        },
+    )
+}
+
+/// The seed `client` label of every series, escaped, and its counters.
+struct SeedSeries {
+    /// `client="…"` of every series, back to back.
+    labels: String,
+    series: Vec<(Range<usize>, u64, u64)>,
+}
+
+impl SeedSeries {
+    fn label(&self, i: usize) -> (&str, u64, u64) {
+        match self.series.get(i) {
+            Some((r, rx, tx)) => (self.labels.get(r.clone()).unwrap_or_default(), *rx, *tx),
+            None => ("", 0, 0),
         }
     }
 }
 
-fn sessions_total(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    out.family(
-        "ovpn_sessions_total",
-        "gauge",
-        "Connected clients summed over all sources (seed exporter).",
-    );
-    let n: usize = sources
-        .iter()
-        .filter_map(|s| s.snapshot)
-        .map(Snapshot::client_count)
-        .sum();
-    out.sample("ovpn_sessions_total", &[], n as u64);
-}
-
-fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
+fn seed_series(sources: &[SourceRef<'_>], red: &Redactor) -> SeedSeries {
     // Colliding labels are summed so that totals stay exact; series come in
     // the order their label first appears. Keyed on the label text itself:
     // different parts can join to the same text (`a` + `b_c`, `a_b` + `c`),
@@ -132,6 +274,7 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
     for s in sources {
         let Some(snap) = s.snapshot else { continue };
         rows.reserve(snap.client_count());
+        arena.reserve(snap.client_count() * 32);
         for c in snap.clients() {
             let proto = c.protocol().map_or(s.spec.proto.as_str(), |p| p.as_str());
             let start = arena.len();
@@ -152,17 +295,22 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
     let mut series: Vec<(&str, u64, u64)> = Vec::with_capacity(rows.len());
     for (range, rx, tx) in rows {
         let label = arena.get(range).unwrap_or_default();
-        if let Some(e) = index.get(label).and_then(|&i| series.get_mut(i)) {
-            e.1 = e.1.saturating_add(rx);
-            e.2 = e.2.saturating_add(tx);
-        } else {
-            index.insert(label, series.len());
-            series.push((label, rx, tx));
+        match index.entry(label) {
+            Entry::Occupied(e) => {
+                if let Some(s) = series.get_mut(*e.get()) {
+                    s.1 = s.1.saturating_add(rx);
+                    s.2 = s.2.saturating_add(tx);
+                }
+            }
+            Entry::Vacant(e) => {
+                e.insert(series.len());
+                series.push((label, rx, tx));
+            }
         }
     }
     // Escaped once for both families.
     let mut written = Vec::with_capacity(arena.len() + series.len() * 12);
-    let series: Vec<(Range<usize>, u64, u64)> = series
+    let series = series
         .into_iter()
         .map(|(label, rx, tx)| {
             let start = written.len();
@@ -170,148 +318,173 @@ fn seed_bytes(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
             (start..written.len(), rx, tx)
         })
         .collect();
-    let written = String::from_utf8(written)
+    let labels = String::from_utf8(written)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    let label = |r: &Range<usize>| written.get(r.clone()).unwrap_or_default();
-    out.family(
-        "ovpn_bytes_in_total",
-        "counter",
-        "Bytes Received per client label <CN>_<virtual address>_<proto> (seed exporter).",
-    );
-    for (r, rx, _) in &series {
-        out.sample_with("ovpn_bytes_in_total", label(r), &[], *rx);
-    }
-    out.family(
-        "ovpn_bytes_out_total",
-        "counter",
-        "Bytes Sent per client label <CN>_<virtual address>_<proto> (seed exporter).",
-    );
-    for (r, _, tx) in &series {
-        out.sample_with("ovpn_bytes_out_total", label(r), &[], *tx);
-    }
+    SeedSeries { labels, series }
 }
 
-fn up(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    out.family(
+fn seed_bytes<'a>(seed: SeedSeries) -> [Family<'a>; 2] {
+    let seed = Arc::new(seed);
+    let n = seed.series.len();
+    let out_seed = Arc::clone(&seed);
+    [
+        Family::each(
+            "ovpn_bytes_in_total",
+            "counter",
+            "Bytes Received per client label <CN>_<virtual address>_<proto> (seed exporter).",
+            n,
+            move |out, i| {
+                let (label, rx, _) = seed.label(i);
+                out.sample_with("ovpn_bytes_in_total", label, &[], rx);
+            },
+        ),
+        Family::each(
+            "ovpn_bytes_out_total",
+            "counter",
+            "Bytes Sent per client label <CN>_<virtual address>_<proto> (seed exporter).",
+            n,
+            move |out, i| {
+                let (label, _, tx) = out_seed.label(i);
+                out.sample_with("ovpn_bytes_out_total", label, &[], tx);
+            },
+        ),
+    ]
+}
+
+fn up<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
+    Family::all(
         "ovpn_up",
         "gauge",
         "1 when the source's last read found a complete status document.",
-    );
-    for s in sources {
-        out.sample("ovpn_up", &[("source", &s.spec.name)], u64::from(s.up));
-    }
+        move |out| {
+            for s in sources {
+                out.sample("ovpn_up", &[("source", &s.spec.name)], u64::from(s.up));
+            }
+        },
+    )
 }
 
-fn read_errors(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    out.family(
+fn read_errors<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
+    Family::all(
         "ovpn_exporter_read_errors_total",
         "counter",
         "Failed reads of a source (status file or management interface), by reason.",
-    );
-    for s in sources {
-        for (reason, n) in crate::source::Reason::ALL.iter().zip(s.errors) {
-            out.sample(
-                "ovpn_exporter_read_errors_total",
-                &[("source", &s.spec.name), ("reason", reason.as_str())],
-                n,
-            );
-        }
-    }
+        move |out| {
+            for s in sources {
+                for (reason, n) in crate::source::Reason::ALL.iter().zip(s.errors) {
+                    out.sample(
+                        "ovpn_exporter_read_errors_total",
+                        &[("source", &s.spec.name), ("reason", reason.as_str())],
+                        n,
+                    );
+                }
+            }
+        },
+    )
 }
 
-fn status_info(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    out.family(
+fn status_info<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
+    Family::all(
         "ovpn_status_info",
         "gauge",
         "Format and OpenVPN version of the snapshot served for a source.",
-    );
-    for s in sources {
-        if let Some(v) = s.snapshot {
-            out.sample(
-                "ovpn_status_info",
-                &[
-                    ("source", &s.spec.name),
-                    ("format", v.format.as_str()),
-                    ("version", &version_of(s)),
-                ],
-                1u64,
-            );
-        }
-    }
+        move |out| {
+            for s in sources {
+                if let Some(v) = s.snapshot {
+                    out.sample(
+                        "ovpn_status_info",
+                        &[
+                            ("source", &s.spec.name),
+                            ("format", v.format.as_str()),
+                            ("version", &version_of(s)),
+                        ],
+                        1u64,
+                    );
+                }
+            }
+        },
+    )
 }
 
-fn update_time(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    out.family(
+fn update_time<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
+    Family::all(
         "ovpn_status_update_time_seconds",
         "gauge",
         "When OpenVPN wrote the snapshot: TIME's time_t, else the file's mtime (unix seconds).",
-    );
-    for s in sources {
-        let Some(v) = s.snapshot else { continue };
-        #[allow(clippy::cast_precision_loss)]
-        let t = v.time_unix.map(|t| t as f64).or(v.mtime);
-        if let Some(t) = t {
-            out.sample(
-                "ovpn_status_update_time_seconds",
-                &[("source", &s.spec.name)],
-                t,
-            );
-        }
-    }
+        move |out| {
+            for s in sources {
+                let Some(v) = s.snapshot else { continue };
+                #[allow(clippy::cast_precision_loss)]
+                let t = v.time_unix.map(|t| t as f64).or(v.mtime);
+                if let Some(t) = t {
+                    out.sample(
+                        "ovpn_status_update_time_seconds",
+                        &[("source", &s.spec.name)],
+                        t,
+                    );
+                }
+            }
+        },
+    )
 }
 
-fn server_clients(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    out.family(
+fn server_clients<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
+    Family::all(
         "ovpn_server_connected_clients",
         "gauge",
         "Rows in the server's client list.",
-    );
-    for s in sources {
-        if let Some(v) = s.snapshot.filter(|v| v.format.is_server()) {
-            out.sample(
-                "ovpn_server_connected_clients",
-                &[("source", &s.spec.name)],
-                v.client_count() as u64,
-            );
-        }
-    }
+        move |out| {
+            for s in sources {
+                if let Some(v) = s.snapshot.filter(|v| v.format.is_server()) {
+                    out.sample(
+                        "ovpn_server_connected_clients",
+                        &[("source", &s.spec.name)],
+                        v.client_count() as u64,
+                    );
+                }
+            }
+        },
+    )
 }
 
-fn routes(out: &mut Exposition, sources: &[SourceRef<'_>]) {
-    out.family(
+fn routes<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
+    Family::all(
         "ovpn_routes",
         "gauge",
         "Rows in the server's routing table.",
-    );
-    for s in sources {
-        if let Some(v) = s.snapshot.filter(|v| v.format.is_server()) {
-            out.sample("ovpn_routes", &[("source", &s.spec.name)], v.routes);
-        }
-    }
+        move |out| {
+            for s in sources {
+                if let Some(v) = s.snapshot.filter(|v| v.format.is_server()) {
+                    out.sample("ovpn_routes", &[("source", &s.spec.name)], v.routes);
+                }
+            }
+        },
+    )
 }
 
-fn stats<'s, I>(
-    out: &mut Exposition,
-    sources: &[SourceRef<'s>],
-    family: &str,
-    help: &str,
-    pick: impl Fn(&'s Snapshot) -> I,
-) where
-    I: Iterator<Item = (&'s str, u64)>,
+fn stats<'a, I>(
+    sources: &'a [SourceRef<'a>],
+    family: &'static str,
+    help: &'static str,
+    pick: fn(&'a Snapshot) -> I,
+) -> Family<'a>
+where
+    I: Iterator<Item = (&'a str, u64)> + 'a,
 {
-    out.family(family, "gauge", help);
-    for s in sources {
-        let Some(v) = s.snapshot else { continue };
-        // A repeated name keeps its first value: no duplicate series.
-        let mut seen: Vec<&str> = Vec::new();
-        for (name, value) in pick(v) {
-            if seen.contains(&name) {
-                continue;
+    Family::all(family, "gauge", help, move |out| {
+        for s in sources {
+            let Some(v) = s.snapshot else { continue };
+            // A repeated name keeps its first value: no duplicate series.
+            let mut seen: Vec<&str> = Vec::new();
+            for (name, value) in pick(v) {
+                if seen.contains(&name) {
+                    continue;
+                }
+                out.sample(family, &[("source", &s.spec.name), ("name", name)], value);
+                seen.push(name);
             }
-            out.sample(family, &[("source", &s.spec.name), ("name", name)], value);
-            seen.push(name);
         }
-    }
+    })
 }
 
 /// Clients of all sources, merged by (source, common name, real address).
@@ -325,6 +498,31 @@ struct Merged<'a> {
     since: Option<u64>,
 }
 
+/// The merged clients and their label arena, shared by the per-client
+/// families.
+struct PerClient<'a> {
+    merged: Vec<Merged<'a>>,
+    /// Whole escaped `key="value"` pairs.
+    arena: String,
+    red: Arc<Redactor>,
+}
+
+impl<'a> PerClient<'a> {
+    fn new(sources: &[SourceRef<'a>], red: Arc<Redactor>) -> Self {
+        let mut arena = Vec::new();
+        let merged = merge(sources, &red, &mut arena);
+        // The arena holds whole escaped `key="value"` pairs of valid UTF-8.
+        let arena = String::from_utf8(arena)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        PerClient { merged, arena, red }
+    }
+
+    fn row(&self, i: usize) -> Option<(&Merged<'a>, &str)> {
+        let m = self.merged.get(i)?;
+        Some((m, self.arena.get(m.labels.clone()).unwrap_or_default()))
+    }
+}
+
 fn merge<'a>(sources: &[SourceRef<'a>], red: &Redactor, labels: &mut Vec<u8>) -> Vec<Merged<'a>> {
     let mut out: Vec<Merged<'a>> = Vec::new();
     for source in sources {
@@ -332,6 +530,8 @@ fn merge<'a>(sources: &[SourceRef<'a>], red: &Redactor, labels: &mut Vec<u8>) ->
             continue;
         };
         out.reserve(snap.client_count());
+        // About what three labels of a generated client take.
+        labels.reserve(snap.client_count() * 80);
         let mut index: FxHashMap<(Cow<'a, str>, Cow<'a, str>), usize> = FxHashMap::default();
         index.reserve(snap.client_count());
         for client in snap.clients() {
@@ -374,62 +574,74 @@ fn merge<'a>(sources: &[SourceRef<'a>], red: &Redactor, labels: &mut Vec<u8>) ->
     out
 }
 
-fn per_client(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
-    let mut arena = Vec::new();
-    let merged = merge(sources, red, &mut arena);
-    // The arena holds whole escaped `key="value"` pairs of valid UTF-8.
-    let arena = String::from_utf8(arena)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    let labels = |m: &Merged<'_>| arena.get(m.labels.clone()).unwrap_or_default();
-    out.family(
-        "ovpn_client_received_bytes_total",
-        "counter",
-        "Bytes Received from a client (rows with the same common name and real address summed).",
-    );
-    for m in &merged {
-        out.sample_with("ovpn_client_received_bytes_total", labels(m), &[], m.rx);
-    }
-    out.family(
-        "ovpn_client_sent_bytes_total",
-        "counter",
-        "Bytes Sent to a client (rows with the same common name and real address summed).",
-    );
-    for m in &merged {
-        out.sample_with("ovpn_client_sent_bytes_total", labels(m), &[], m.tx);
-    }
-    out.family(
-        "ovpn_client_connected_since_seconds",
-        "gauge",
-        "Connected Since (time_t) of a client, unix seconds; absent in status-version 1.",
-    );
-    for m in &merged {
-        if let Some(t) = m.since {
-            out.sample_with("ovpn_client_connected_since_seconds", labels(m), &[], t);
-        }
-    }
-    out.family(
-        "ovpn_client_info",
-        "gauge",
-        "A connected client's addresses, username (empty for UNDEF) and data channel cipher.",
-    );
-    for m in &merged {
-        let client = m.first;
-        let user = client
-            .username_if_defined()
-            .map_or(Cow::Borrowed(""), |u| red.apply(u));
-        out.sample_with(
+fn per_client_families(pc: PerClient<'_>) -> [Family<'_>; 4] {
+    let pc = Arc::new(pc);
+    let n = pc.merged.len();
+    let [rx, tx, since, info] = [0, 1, 2, 3].map(|_| Arc::clone(&pc));
+    [
+        Family::each(
+            "ovpn_client_received_bytes_total",
+            "counter",
+            "Bytes Received from a client (rows with the same common name and real address summed).",
+            n,
+            move |out, i| {
+                if let Some((m, labels)) = rx.row(i) {
+                    out.sample_with("ovpn_client_received_bytes_total", labels, &[], m.rx);
+                }
+            },
+        ),
+        Family::each(
+            "ovpn_client_sent_bytes_total",
+            "counter",
+            "Bytes Sent to a client (rows with the same common name and real address summed).",
+            n,
+            move |out, i| {
+                if let Some((m, labels)) = tx.row(i) {
+                    out.sample_with("ovpn_client_sent_bytes_total", labels, &[], m.tx);
+                }
+            },
+        ),
+        Family::each(
+            "ovpn_client_connected_since_seconds",
+            "gauge",
+            "Connected Since (time_t) of a client, unix seconds; absent in status-version 1.",
+            n,
+            move |out, i| {
+                if let Some((m, labels)) = since.row(i)
+                    && let Some(t) = m.since
+                {
+                    out.sample_with("ovpn_client_connected_since_seconds", labels, &[], t);
+                }
+            },
+        ),
+        Family::each(
             "ovpn_client_info",
-            labels(m),
-            &[
-                ("virtual_address", client.virtual_address()),
-                (
-                    "virtual_ipv6_address",
-                    client.virtual_ipv6_address().unwrap_or_default(),
-                ),
-                ("username", &user),
-                ("cipher", client.cipher().unwrap_or_default()),
-            ],
-            1u64,
-        );
-    }
+            "gauge",
+            "A connected client's addresses, username (empty for UNDEF) and data channel cipher.",
+            n,
+            move |out, i| {
+                let Some((m, labels)) = info.row(i) else {
+                    return;
+                };
+                let client = m.first;
+                let user = client
+                    .username_if_defined()
+                    .map_or(Cow::Borrowed(""), |u| info.red.apply(u));
+                out.sample_with(
+                    "ovpn_client_info",
+                    labels,
+                    &[
+                        ("virtual_address", client.virtual_address()),
+                        (
+                            "virtual_ipv6_address",
+                            client.virtual_ipv6_address().unwrap_or_default(),
+                        ),
+                        ("username", &user),
+                        ("cipher", client.cipher().unwrap_or_default()),
+                    ],
+                    1u64,
+                );
+            },
+        ),
+    ]
 }

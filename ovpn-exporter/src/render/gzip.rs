@@ -1,25 +1,23 @@
-//! gzip on every core, while the exposition is still being written.
+//! gzip on every core: a document written in pieces, each piece deflated
+//! by the thread that wrote it while its text is still in cache.
 //!
 //! Prometheus always asks for gzip, so the compressed copy is the one that
-//! matters, and at 100,000 clients deflate costs as much as rendering (about
-//! 500 MB/s per core at level 1). The renderer hands over blocks of about
-//! [`BLOCK`] bytes; worker threads deflate each one on its own and end it
-//! with a sync flush, so the outputs, concatenated in order, form one deflate
-//! stream (pigz's method, without priming each block with the previous
-//! one's tail: the ratio loss at 1 MiB blocks is well under 1%). The result
-//! is a single standard gzip member: every reader accepts it, including
-//! those that stop after the first member.
+//! matters, and at 100,000 clients deflate costs more than writing the text
+//! (about 500 MB/s per core at level 1). Threads take the next piece in
+//! turn, write it, deflate it on its own and end it with a sync flush, so
+//! the outputs, concatenated in order, form one deflate stream (pigz's
+//! method, without priming each piece with the previous one's tail: the
+//! ratio loss at a few hundred KiB per piece is about 1%). The pieces' CRCs
+//! are combined in order. The result is a single standard gzip member:
+//! every reader accepts it, including those that stop after the first
+//! member.
 //!
-//! Neither the whole plain text nor more than a few blocks are ever held,
-//! so peak memory is the compressed size plus a few MiB.
+//! The plain text is never held whole, only one piece per thread, so peak
+//! memory is the compressed size plus a few MiB.
 
-use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
-
-/// Plain bytes per block.
-pub const BLOCK: usize = 1 << 20;
 
 /// gzip header: deflate, no name or mtime, "unknown" OS.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
@@ -27,138 +25,92 @@ const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// A final, empty deflate block (fixed Huffman, end of block at once).
 const LAST_BLOCK: [u8; 2] = [0x03, 0x00];
 
-/// Where the renderer sends plain blocks, in order.
-#[derive(Debug)]
-pub struct Sink {
-    to: To,
-    next: usize,
+/// A document deflated so far: its pieces in order and their CRC.
+#[derive(Debug, Default)]
+pub struct Deflated {
+    parts: Vec<Vec<u8>>,
     crc: Crc,
-    /// Deflated blocks come back here to be written again: fresh 1 MiB
-    /// buffers would each be mapped and faulted in anew.
-    spare: (Sender<Vec<u8>>, Receiver<Vec<u8>>),
 }
 
-/// Where a [`Sink`]'s blocks go.
-#[derive(Debug)]
-enum To {
-    /// Deflated at once, on the renderer's thread, with its compressor.
-    Inline(Vec<(usize, Vec<u8>)>, Compress),
-    /// Queued for the worker threads.
-    Workers(SyncSender<(usize, Vec<u8>)>),
-}
+impl Deflated {
+    /// The plain text's length so far.
+    pub fn plain_len(&self) -> usize {
+        usize::try_from(self.crc.amount()).unwrap_or(usize::MAX)
+    }
 
-impl Sink {
-    /// Deflates one block, or queues it for a worker; a full queue blocks
-    /// until a worker is free, which bounds memory.
-    pub fn send(&mut self, block: Vec<u8>) {
-        if block.is_empty() {
+    /// Deflates `text` here and appends it.
+    pub fn append(&mut self, text: &[u8]) {
+        self.push(text, &mut new_compress());
+    }
+
+    fn push(&mut self, text: &[u8], c: &mut Compress) {
+        if text.is_empty() {
             return;
         }
-        self.crc.update(&block);
-        match &mut self.to {
-            To::Inline(parts, c) => {
-                parts.push((self.next, deflate(c, &block)));
-                let _ = self.spare.0.send(block);
-            }
-            // The workers outlive the sink (they run until it is dropped),
-            // so the receiver is still there.
-            To::Workers(tx) => {
-                let _ = tx.send((self.next, block));
-            }
-        }
-        self.next += 1;
+        self.crc.update(text);
+        self.parts.push(deflate(c, text));
     }
 
-    /// An empty buffer for the next block: one already deflated, or a new
-    /// one.
-    pub fn buffer(&mut self) -> Vec<u8> {
-        match self.spare.1.try_recv() {
-            Ok(mut b) => {
-                b.clear();
-                b
-            }
-            Err(_) => Vec::with_capacity(BLOCK + BLOCK / 8),
+    /// The gzip member.
+    pub fn into_gzip(self) -> Vec<u8> {
+        let size: usize = self.parts.iter().map(Vec::len).sum();
+        let mut out = Vec::with_capacity(HEADER.len() + size + LAST_BLOCK.len() + 8);
+        out.extend_from_slice(&HEADER);
+        for p in &self.parts {
+            out.extend_from_slice(p);
         }
+        out.extend_from_slice(&LAST_BLOCK);
+        out.extend_from_slice(&self.crc.sum().to_le_bytes());
+        out.extend_from_slice(&self.crc.amount().to_le_bytes());
+        out
     }
 }
 
-/// Runs `render` with a [`Sink`] and returns the gzip of everything it
-/// sent. With more than one thread, `threads` workers deflate the blocks
-/// while `render` writes; with one, blocks are deflated as they come and no
-/// thread is started (the right choice for a document of a few blocks).
-pub fn compress(threads: usize, render: impl FnOnce(&mut Sink)) -> Vec<u8> {
-    let threads = threads.clamp(1, 8);
-    let (crc, mut parts) = if threads == 1 {
-        let mut sink = Sink {
-            to: To::Inline(Vec::new(), new_compress()),
-            next: 0,
-            crc: Crc::new(),
-            spare: channel(),
-        };
-        render(&mut sink);
-        let parts = match sink.to {
-            To::Inline(parts, _) => parts,
-            To::Workers(_) => Vec::new(),
-        };
-        (sink.crc, parts)
-    } else {
-        let (tx, rx) = sync_channel(threads + 1);
-        let rx = Mutex::new(rx);
-        let done: Mutex<Vec<(usize, Vec<u8>)>> = Mutex::new(Vec::new());
-        let spare = channel();
-        let crc = std::thread::scope(|scope| {
-            for _ in 0..threads {
-                let back = spare.0.clone();
-                let (rx, done) = (&rx, &done);
-                scope.spawn(move || work(rx, done, &back));
+/// Deflates a document of `pieces` pieces, `write(i, buf)` appending the
+/// text of piece `i` to the empty `buf`, on up to `threads` threads (this
+/// one included). Pieces are written in any order and at the same time;
+/// the result holds them in order.
+pub fn compress(
+    threads: usize,
+    pieces: usize,
+    write: impl Fn(usize, &mut Vec<u8>) + Sync,
+) -> Deflated {
+    let threads = threads.clamp(1, 8).min(pieces.max(1));
+    let next = AtomicUsize::new(0);
+    // One worker: takes the next piece until none is left; returns what it
+    // did, by piece number.
+    let work = || {
+        let mut c = new_compress();
+        let mut text = Vec::new();
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= pieces {
+                return done;
             }
-            let mut sink = Sink {
-                to: To::Workers(tx),
-                next: 0,
-                crc: Crc::new(),
-                spare,
-            };
-            render(&mut sink);
-            sink.crc
-            // `sink` (the only sender) is dropped here: the workers drain
-            // the queue and stop, and the scope waits for them.
-        });
-        // A worker that panicked has made the scope panic already.
-        (
-            crc,
-            done.into_inner().unwrap_or_else(PoisonError::into_inner),
-        )
+            text.clear();
+            write(i, &mut text);
+            let mut part = Deflated::default();
+            part.push(&text, &mut c);
+            done.push((i, part));
+        }
     };
-    parts.sort_unstable_by_key(|(i, _)| *i);
-    let size: usize = parts.iter().map(|(_, p)| p.len()).sum();
-    let mut out = Vec::with_capacity(HEADER.len() + size + LAST_BLOCK.len() + 8);
-    out.extend_from_slice(&HEADER);
-    for (_, p) in parts {
-        out.extend_from_slice(&p);
+    let mut done = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut done = work();
+        for h in helpers {
+            // A helper that panicked makes the scope panic anyway.
+            done.extend(h.join().unwrap_or_default());
+        }
+        done
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    let mut all = Deflated::default();
+    for (_, part) in done {
+        all.parts.extend(part.parts);
+        all.crc.combine(&part.crc);
     }
-    out.extend_from_slice(&LAST_BLOCK);
-    out.extend_from_slice(&crc.sum().to_le_bytes());
-    out.extend_from_slice(&crc.amount().to_le_bytes());
-    out
-}
-
-/// One worker: deflates queued blocks until the queue closes.
-fn work(
-    rx: &Mutex<Receiver<(usize, Vec<u8>)>>,
-    done: &Mutex<Vec<(usize, Vec<u8>)>>,
-    spare: &Sender<Vec<u8>>,
-) {
-    let mut c = new_compress();
-    loop {
-        let next = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
-        let Ok((i, block)) = next else { return };
-        let deflated = deflate(&mut c, &block);
-        // The sink may be gone (the last blocks): then the buffer is freed.
-        let _ = spare.send(block);
-        done.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((i, deflated));
-    }
+    all
 }
 
 /// A raw deflate compressor at level 1. Its state is a few hundred KiB
@@ -231,17 +183,27 @@ mod tests {
 
     #[test]
     fn one_member_that_inflates_to_the_input() {
-        for (n, block, threads) in [(0, 7, 1), (1, 7, 1), (5_000, 4096, 2), (60_000, BLOCK, 3)] {
+        for (n, piece, threads) in [
+            (0, 7, 1),
+            (1, 7, 1),
+            (5_000, 4096, 2),
+            (60_000, 1 << 20, 3),
+            (60_000, 100_000, 8),
+        ] {
             let plain = text(n);
-            let gz = compress(threads, |sink| {
-                for b in plain.chunks(block) {
-                    sink.send(b.to_vec());
-                }
+            let chunks: Vec<&[u8]> = plain.chunks(piece).collect();
+            let mut deflated = compress(threads, chunks.len(), |i, buf| {
+                buf.extend_from_slice(chunks[i]);
             });
+            deflated.append(b"tail\n");
+            assert_eq!(deflated.plain_len(), plain.len() + 5);
+            let gz = deflated.into_gzip();
+            let mut expected = plain.clone();
+            expected.extend_from_slice(b"tail\n");
             assert_eq!(
                 gunzip_single_member(&gz),
-                plain,
-                "{n} lines in {block}-byte blocks"
+                expected,
+                "{n} lines in {piece}-byte pieces on {threads} threads"
             );
             if n > 1000 {
                 assert!(

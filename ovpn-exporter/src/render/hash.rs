@@ -46,7 +46,9 @@ impl Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // The product's high bits are its well-mixed ones; the table takes
+        // its bucket from the low bits.
+        self.0.rotate_left(26)
     }
 }
 

@@ -5,10 +5,11 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::SourceRef;
+use super::exposition::Family;
 use super::privacy::Redactor;
-use super::text::Exposition;
 use crate::config::Location;
 
 /// Kumina's client-mode statistic names and their families.
@@ -71,67 +72,80 @@ fn path_of<'a>(s: &'a SourceRef<'_>) -> Cow<'a, str> {
 
 /// Source-level families: up, update time, connected clients, client-mode
 /// statistics.
-pub fn server(out: &mut Exposition, sources: &[SourceRef<'_>]) {
+pub fn server<'a>(sources: &'a [SourceRef<'a>]) -> Vec<Family<'a>> {
     // Two sources whose `status_path` reads the same (the same file, or a
     // file named like an interface's address) would give duplicate series:
     // the first one counts.
-    let sources: Vec<&SourceRef<'_>> = sources
+    let sources: Arc<[&SourceRef<'_>]> = sources
         .iter()
         .enumerate()
         .filter(|(i, s)| !sources.iter().take(*i).any(|o| path_of(o) == path_of(s)))
         .map(|(_, s)| s)
         .collect();
-    out.family(
+    let mut out = Vec::with_capacity(3 + CLIENT_STATS.len());
+    let s = Arc::clone(&sources);
+    out.push(Family::all(
         "openvpn_up",
         "gauge",
         "Whether scraping OpenVPN's metrics was successful.",
-    );
-    for s in &sources {
-        out.sample(
-            "openvpn_up",
-            &[("status_path", &path_of(s))],
-            u64::from(s.up),
-        );
-    }
-    out.family(
+        move |out| {
+            for s in s.iter() {
+                out.sample(
+                    "openvpn_up",
+                    &[("status_path", &path_of(s))],
+                    u64::from(s.up),
+                );
+            }
+        },
+    ));
+    let s = Arc::clone(&sources);
+    out.push(Family::all(
         "openvpn_status_update_time_seconds",
         "gauge",
         "UNIX timestamp at which the OpenVPN statistics were updated.",
-    );
-    for s in &sources {
-        let Some(v) = s.snapshot else { continue };
-        #[allow(clippy::cast_precision_loss)]
-        if let Some(t) = v.time_unix.map(|t| t as f64).or(v.mtime) {
-            out.sample(
-                "openvpn_status_update_time_seconds",
-                &[("status_path", &path_of(s))],
-                t,
-            );
-        }
-    }
-    out.family(
+        move |out| {
+            for s in s.iter() {
+                let Some(v) = s.snapshot else { continue };
+                #[allow(clippy::cast_precision_loss)]
+                if let Some(t) = v.time_unix.map(|t| t as f64).or(v.mtime) {
+                    out.sample(
+                        "openvpn_status_update_time_seconds",
+                        &[("status_path", &path_of(s))],
+                        t,
+                    );
+                }
+            }
+        },
+    ));
+    let s = Arc::clone(&sources);
+    out.push(Family::all(
         "openvpn_openvpn_server_connected_clients",
         "gauge",
         "Number Of Connected Clients",
-    );
-    for s in &sources {
-        if let Some(v) = s.snapshot.filter(|v| v.format.is_server()) {
-            out.sample(
-                "openvpn_openvpn_server_connected_clients",
-                &[("status_path", &path_of(s))],
-                v.client_count() as u64,
-            );
-        }
-    }
-    for (stat, name, help) in CLIENT_STATS {
-        out.family(name, "counter", help);
-        for s in &sources {
-            let Some(v) = s.snapshot else { continue };
-            if let Some((_, value)) = v.stats().find(|(n, _)| *n == stat) {
-                out.sample(name, &[("status_path", &path_of(s))], value);
+        move |out| {
+            for s in s.iter() {
+                if let Some(v) = s.snapshot.filter(|v| v.format.is_server()) {
+                    out.sample(
+                        "openvpn_openvpn_server_connected_clients",
+                        &[("status_path", &path_of(s))],
+                        v.client_count() as u64,
+                    );
+                }
             }
-        }
+        },
+    ));
+    for (stat, name, help) in CLIENT_STATS {
+        let s = Arc::clone(&sources);
+        out.push(Family::all(name, "counter", help, move |out| {
+            for s in s.iter() {
+                let Some(v) = s.snapshot else { continue };
+                if let Some((_, value)) = v.stats().find(|(n, _)| *n == stat) {
+                    out.sample(name, &[("status_path", &path_of(s))], value);
+                }
+            }
+        }));
     }
+    out
 }
 
 const CLIENT_LABELS: [&str; 6] = [
@@ -143,8 +157,19 @@ const CLIENT_LABELS: [&str; 6] = [
     "username",
 ];
 
+/// A client's label values in [`CLIENT_LABELS`] order, and its bytes
+/// received and sent.
+type ClientBytes = ([String; 6], (u64, u64));
+
+const ROUTE_LABELS: [&str; 4] = [
+    "status_path",
+    "common_name",
+    "real_address",
+    "virtual_address",
+];
+
 /// Per-client and per-route families.
-pub fn clients(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) {
+pub fn clients<'a>(sources: &'a [SourceRef<'a>], red: &Redactor) -> [Family<'a>; 3] {
     // Label values in kumina's order: status_path, common_name,
     // connection_time, real_address, virtual_address, username.
     let mut bytes: BTreeMap<[String; 6], (u64, u64)> = BTreeMap::new();
@@ -181,48 +206,49 @@ pub fn clients(out: &mut Exposition, sources: &[SourceRef<'_>], red: &Redactor) 
             *e = (*e).max(t);
         }
     }
-    for (name, help, pick) in [
-        (
+    let bytes: Arc<[ClientBytes]> = bytes.into_iter().collect();
+    let routes: Vec<([String; 4], u64)> = routes.into_iter().collect();
+    let byte_family = |name: &'static str, help: &'static str, pick: fn(&(u64, u64)) -> u64| {
+        let bytes = Arc::clone(&bytes);
+        Family::each(name, "counter", help, bytes.len(), move |out, i| {
+            if let Some((key, counts)) = bytes.get(i) {
+                out.sample(name, &labels(&CLIENT_LABELS, key), pick(counts));
+            }
+        })
+    };
+    [
+        byte_family(
             "openvpn_server_client_received_bytes_total",
             "Amount of data received over a connection on the VPN server, in bytes.",
-            0,
+            |c| c.0,
         ),
-        (
+        byte_family(
             "openvpn_server_client_sent_bytes_total",
             "Amount of data sent over a connection on the VPN server, in bytes.",
-            1,
+            |c| c.1,
         ),
-    ] {
-        out.family(name, "counter", help);
-        for (key, (rx, tx)) in &bytes {
-            let labels: Vec<(&str, &str)> = CLIENT_LABELS
-                .iter()
-                .copied()
-                .zip(key.iter().map(String::as_str))
-                .collect();
-            out.sample(name, &labels, if pick == 0 { *rx } else { *tx });
-        }
-    }
-    out.family(
-        "openvpn_server_route_last_reference_time_seconds",
-        "gauge",
-        "Time at which a route was last referenced, in seconds.",
-    );
-    for (key, t) in &routes {
-        let labels: Vec<(&str, &str)> = [
-            "status_path",
-            "common_name",
-            "real_address",
-            "virtual_address",
-        ]
-        .iter()
-        .copied()
-        .zip(key.iter().map(String::as_str))
-        .collect();
-        out.sample(
+        Family::each(
             "openvpn_server_route_last_reference_time_seconds",
-            &labels,
-            *t,
-        );
-    }
+            "gauge",
+            "Time at which a route was last referenced, in seconds.",
+            routes.len(),
+            move |out, i| {
+                if let Some((key, t)) = routes.get(i) {
+                    out.sample(
+                        "openvpn_server_route_last_reference_time_seconds",
+                        &labels(&ROUTE_LABELS, key),
+                        *t,
+                    );
+                }
+            },
+        ),
+    ]
+}
+
+/// Label names zipped with their values.
+fn labels<'k, const N: usize>(
+    names: &[&'k str; N],
+    values: &'k [String; N],
+) -> [(&'k str, &'k str); N] {
+    std::array::from_fn(|i| (names[i], values[i].as_str()))
 }

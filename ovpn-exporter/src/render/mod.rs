@@ -13,6 +13,7 @@ pub mod text;
 
 use std::io::Read as _;
 use std::num::NonZero;
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -21,8 +22,9 @@ use bytes::Bytes;
 use crate::config::SourceSpec;
 use crate::snapshot::Snapshot;
 
-/// About how many exposition bytes one client takes with every family.
-const CLIENT_BYTES: usize = 700;
+/// Rows per piece of the exposition: a piece is written and deflated by one
+/// thread while it is in that core's cache (a few hundred KiB of text).
+const PIECE_ROWS: usize = 2048;
 
 /// What to render.
 #[derive(Clone, Copy, Debug)]
@@ -79,6 +81,35 @@ fn refs(states: &[SourceState]) -> Vec<SourceRef<'_>> {
     states.iter().map(SourceState::borrow).collect()
 }
 
+/// Cuts the families into pieces of about `rows` rows each, in order: a
+/// piece is a list of (family, rows). A small family counts as one row and
+/// shares its piece with its neighbours; a large one is split.
+fn pieces(families: &[exposition::Family<'_>], rows: usize) -> Vec<Vec<(usize, Range<usize>)>> {
+    let mut pieces = Vec::new();
+    let mut piece = Vec::new();
+    let mut filled = 0;
+    for (f, family) in families.iter().enumerate() {
+        let n = family.rows();
+        let mut at = 0;
+        loop {
+            let take = (n - at).min(rows - filled);
+            piece.push((f, at..at + take));
+            (at, filled) = (at + take, filled + take.max(1));
+            if filled >= rows {
+                pieces.push(std::mem::take(&mut piece));
+                filled = 0;
+            }
+            if at == n {
+                break;
+            }
+        }
+    }
+    if !piece.is_empty() {
+        pieces.push(piece);
+    }
+    pieces
+}
+
 /// Everything served for one set of snapshots.
 #[derive(Debug)]
 pub struct Rendered {
@@ -97,40 +128,38 @@ impl Rendered {
     /// Renders and compresses the exposition now; the rest on first use.
     pub fn new(states: Vec<SourceState>, opts: Options, server: String) -> Self {
         let start = Instant::now();
-        let refs = refs(&states);
-        // Worker threads pay off from a few blocks on; below that, deflate
-        // on this thread as the blocks come.
-        let clients: usize = refs
-            .iter()
-            .filter_map(|r| r.snapshot)
-            .map(Snapshot::client_count)
-            .sum();
-        let threads = if clients * CLIENT_BYTES < 2 * gzip::BLOCK {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, NonZero::get)
+        let mut deflated = {
+            let refs = refs(&states);
+            let families = exposition::families(&refs, opts);
+            let pieces = pieces(&families, PIECE_ROWS);
+            let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
+            gzip::compress(threads, pieces.len(), |i, buf| {
+                let mut out = text::Exposition::with_buffer(std::mem::take(buf));
+                for (f, rows) in pieces.get(i).into_iter().flatten() {
+                    if let Some(f) = families.get(*f) {
+                        f.write(&mut out, rows.clone());
+                    }
+                }
+                *buf = out.into_bytes();
+            })
         };
-        let mut plain_len = 0;
-        let gzip = gzip::compress(threads, |sink| {
-            let mut out = text::Exposition::streaming(sink);
-            exposition::write(&mut out, &refs, opts);
-            if opts.collectors.has(crate::collect::Collectors::EXPORTER) {
-                out.family(
-                    "ovpn_exporter_render_duration_seconds",
-                    "gauge",
-                    "Time spent rendering and compressing this exposition.",
-                );
-                out.sample(
-                    "ovpn_exporter_render_duration_seconds",
-                    &[],
-                    start.elapsed().as_secs_f64(),
-                );
-            }
-            plain_len = out.finish();
-        });
+        if opts.collectors.has(crate::collect::Collectors::EXPORTER) {
+            let mut out = text::Exposition::default();
+            out.family(
+                "ovpn_exporter_render_duration_seconds",
+                "gauge",
+                "Time spent rendering and compressing this exposition.",
+            );
+            out.sample(
+                "ovpn_exporter_render_duration_seconds",
+                &[],
+                start.elapsed().as_secs_f64(),
+            );
+            deflated.append(&out.into_bytes());
+        }
         Rendered {
-            gzip: Bytes::from(gzip),
-            plain_len,
+            plain_len: deflated.plain_len(),
+            gzip: Bytes::from(deflated.into_gzip()),
             plain: OnceLock::new(),
             sessions: OnceLock::new(),
             states,
@@ -166,5 +195,84 @@ impl Rendered {
                 Bytes::from(out)
             })
             .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collect::Collectors;
+    use crate::config::SourceSpec;
+
+    fn source(name: &str, version: ovpn_testgen::Version, seed: u64) -> SourceState {
+        let opts = ovpn_testgen::Options {
+            version,
+            clients: 3_000,
+            hostile: true,
+            seed,
+            ..ovpn_testgen::Options::default()
+        };
+        let doc = ovpn_testgen::render(&ovpn_testgen::generate(&opts), &opts);
+        SourceState {
+            spec: SourceSpec::new(name, format!("/run/{name}.status").into()),
+            up: true,
+            errors: [0; crate::source::Reason::ALL.len()],
+            snapshot: Some(Arc::new(Snapshot::parse(&doc, true).expect("complete"))),
+        }
+    }
+
+    /// The exposition in one piece, on this thread.
+    fn whole(states: &[SourceState], opts: Options) -> Vec<u8> {
+        let mut out = text::Exposition::default();
+        exposition::write(&mut out, &refs(states), opts);
+        out.into_bytes()
+    }
+
+    #[test]
+    fn pieces_join_to_the_whole_document() {
+        let states = vec![
+            source("udp", ovpn_testgen::Version::V3, 1),
+            source("tcp", ovpn_testgen::Version::V1, 2),
+        ];
+        for (collectors, kumina_names, privacy) in [
+            (Collectors::ALL, true, privacy::Privacy::Keep),
+            (Collectors::CLIENTS, true, privacy::Privacy::hash_with(b"k")),
+            (Collectors::SERVER, false, privacy::Privacy::Drop),
+        ] {
+            let opts = Options {
+                client_metrics: true,
+                kumina_names,
+                collectors,
+                privacy,
+            };
+            let expected = whole(&states, opts);
+            let refs = refs(&states);
+            let families = exposition::families(&refs, opts);
+            for rows in [1, 2, 5, 333, PIECE_ROWS, usize::MAX / 2] {
+                let pieces = pieces(&families, rows);
+                let mut joined = Vec::new();
+                for piece in &pieces {
+                    let mut out = text::Exposition::default();
+                    for (f, range) in piece {
+                        families[*f].write(&mut out, range.clone());
+                    }
+                    joined.extend(out.into_bytes());
+                }
+                assert!(joined == expected, "{rows} rows per piece");
+            }
+            // Rendered: the same text on every core, plus the render time.
+            let r = Rendered::new(states.clone(), opts, "vpn".into());
+            let plain = r.metrics();
+            assert_eq!(plain.get(..expected.len()), Some(&expected[..]));
+            let rest = std::str::from_utf8(&plain[expected.len()..]).unwrap();
+            assert_eq!(
+                rest.is_empty(),
+                !collectors.has(Collectors::EXPORTER),
+                "{rest}"
+            );
+            if !rest.is_empty() {
+                assert!(rest.starts_with("# HELP ovpn_exporter_render_duration_seconds "));
+            }
+        }
     }
 }

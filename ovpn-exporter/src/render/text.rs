@@ -2,8 +2,6 @@
 
 use std::borrow::Cow;
 
-use super::gzip::{BLOCK, Sink};
-
 /// Lossy UTF-8: invalid sequences become U+FFFD.
 pub fn lossy(b: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(b)
@@ -30,66 +28,24 @@ impl From<f64> for Value {
     }
 }
 
-/// Builds one exposition document, whole or in blocks sent to a gzip
-/// [`Sink`] as it grows.
+/// Builds exposition text: a whole document, or one piece of it.
 #[derive(Debug, Default)]
-pub struct Exposition<'s> {
+pub struct Exposition {
     buf: Vec<u8>,
-    sink: Option<&'s mut Sink>,
-    /// Bytes already sent to the sink.
-    sent: usize,
 }
 
-impl<'s> Exposition<'s> {
-    /// An empty document with some room, kept whole.
+impl Exposition {
+    /// An empty document with some room.
     pub fn with_capacity(n: usize) -> Self {
         Exposition {
             buf: Vec::with_capacity(n),
-            sink: None,
-            sent: 0,
         }
     }
 
-    /// An empty document kept whole in `buf` (cleared), whose memory is
-    /// reused.
+    /// An empty document in `buf` (cleared), whose memory is reused.
     pub fn with_buffer(mut buf: Vec<u8>) -> Self {
         buf.clear();
-        Exposition {
-            buf,
-            sink: None,
-            sent: 0,
-        }
-    }
-
-    /// An empty document whose text goes to `sink` in blocks of about
-    /// [`BLOCK`] bytes, each ending at a line end.
-    pub fn streaming(sink: &'s mut Sink) -> Self {
-        Exposition {
-            buf: Vec::with_capacity(BLOCK + BLOCK / 8),
-            sink: Some(sink),
-            sent: 0,
-        }
-    }
-
-    /// Sends the text written so far to the sink, if there is one and
-    /// enough text. Called after each complete line.
-    fn line_done(&mut self) {
-        if self.buf.len() >= BLOCK
-            && let Some(sink) = self.sink.as_deref_mut()
-        {
-            let block = std::mem::replace(&mut self.buf, sink.buffer());
-            self.sent += block.len();
-            sink.send(block);
-        }
-    }
-
-    /// Sends the rest to the sink; returns the document's total length.
-    pub fn finish(mut self) -> usize {
-        let len = self.buf.len();
-        if let Some(sink) = self.sink.take() {
-            sink.send(std::mem::take(&mut self.buf));
-        }
-        len + self.sent
+        Exposition { buf }
     }
 
     /// `# HELP` and `# TYPE` lines of a family. `help` must not hold `\` or
@@ -109,7 +65,6 @@ impl<'s> Exposition<'s> {
         ] {
             self.buf.extend_from_slice(part.as_bytes());
         }
-        self.line_done();
     }
 
     /// One sample line; label values are escaped.
@@ -147,11 +102,9 @@ impl<'s> Exposition<'s> {
             Value::Float(v) => write_float(&mut self.buf, v),
         }
         self.buf.push(b'\n');
-        self.line_done();
     }
 
-    /// The document (for one kept whole; a streaming one has sent its
-    /// text to the sink).
+    /// The text written.
     pub fn into_bytes(self) -> Vec<u8> {
         self.buf
     }
