@@ -135,6 +135,9 @@ fn deflate(c: &mut Compress, block: &[u8]) -> Vec<u8> {
             Ok(Status::Ok | Status::BufError)
                 if rest.is_empty() && out.len() < out.capacity() && c.total_in() > 0 =>
             {
+                // Kept until the member is joined: return the room that
+                // was not used (a shrink in place, no copy).
+                out.shrink_to_fit();
                 return out;
             }
             Ok(_) => {}
