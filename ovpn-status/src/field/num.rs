@@ -7,6 +7,17 @@ pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return None;
     }
+    // Nine to sixteen digits (counters, time_t values): the first and the
+    // last eight bytes, which overlap and so cover every byte; the first
+    // word gives only its leading `len - 8` digits.
+    if let (9..=16, Some(first), Some(last)) = (s.len(), s.first_chunk(), s.last_chunk()) {
+        let high = digit_values(u64::from_le_bytes(*first))?;
+        let low = digit_values(u64::from_le_bytes(*last))?;
+        // The last `16 - len` digits of `high` are in `low` too: shifted
+        // out past the high byte, zeros (leading ones) shifted in.
+        let high = reduce(high << (8 * (16 - s.len())));
+        return Some(high * 100_000_000 + reduce(low));
+    }
     // Up to 19 digits cannot overflow: skip the checked arithmetic there,
     // and read eight digits at a time.
     if s.len() <= 19 {
@@ -38,10 +49,16 @@ pub(crate) fn parse_u64(s: &[u8]) -> Option<u64> {
 }
 
 /// The value of eight ASCII digits loaded little-endian (the first digit in
-/// the low byte), or `None` if a byte is not a digit: the SWAR reduction of
-/// digit pairs, then pairs of pairs, then halves.
+/// the low byte), or `None` if a byte is not a digit.
 #[inline]
 fn eight_digits(word: u64) -> Option<u32> {
+    u32::try_from(reduce(digit_values(word)?)).ok()
+}
+
+/// Eight ASCII digits loaded little-endian, each byte made its value 0 to
+/// 9; `None` if a byte is not a digit.
+#[inline]
+fn digit_values(word: u64) -> Option<u64> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     // Every high nibble 3, and adding 6 leaves it 3: bytes 0x30..=0x39.
     // (No byte carries into the next: each is below 0x40 once checked.)
@@ -49,15 +66,21 @@ fn eight_digits(word: u64) -> Option<u32> {
     if word & high != 0x30 * ONES || (word + 0x06 * ONES) & high != 0x30 * ONES {
         return None;
     }
+    Some(word - 0x30 * ONES)
+}
+
+/// The value of eight digit values 0 to 9, the first (most significant) in
+/// the low byte: the SWAR reduction of digit pairs, then pairs of pairs,
+/// then halves.
+#[inline]
+fn reduce(v: u64) -> u64 {
     // The products carry out of the top lane by design: wrapping.
-    let v = word - 0x30 * ONES;
     // Bytes 0, 2, 4, 6: 10 * d[i] + d[i + 1].
     let v = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
     // 16-bit lanes 0 and 2: 100 * pair[i] + pair[i + 1].
     let v = (v.wrapping_mul(1 + (100 << 16)) >> 16) & 0x0000_ffff_0000_ffff;
     // The high half: 10000 * half[0] + half[1].
-    let v = v.wrapping_mul(1 + (10_000 << 32)) >> 32;
-    u32::try_from(v).ok()
+    v.wrapping_mul(1 + (10_000 << 32)) >> 32
 }
 
 /// An optional numeric column: empty is absent (`Ok(None)`), anything else
