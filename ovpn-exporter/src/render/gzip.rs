@@ -39,11 +39,6 @@ impl Deflated {
         usize::try_from(self.crc.amount()).unwrap_or(usize::MAX)
     }
 
-    /// Deflates `text` here and appends it.
-    pub fn append(&mut self, text: &[u8]) {
-        self.push(text, &mut new_compress());
-    }
-
     fn push(&mut self, text: &[u8], c: &mut Compress) {
         if text.is_empty() {
             return;
@@ -69,17 +64,19 @@ impl Deflated {
 
 /// Deflates a document of `pieces` pieces, `write(i, buf)` appending the
 /// text of piece `i` to the empty `buf`, on up to `threads` threads (this
-/// one included). Pieces are written in any order and at the same time;
-/// the result holds them in order.
+/// one included), then `tail`, written on this thread once every piece is
+/// done. Pieces are written in any order and at the same time; the result
+/// holds them in order.
 pub fn compress(
     threads: usize,
     pieces: usize,
     write: impl Fn(usize, &mut Vec<u8>) + Sync,
+    tail: impl FnOnce(&mut Vec<u8>),
 ) -> Deflated {
     let threads = threads.clamp(1, 8).min(pieces.max(1));
     let next = AtomicUsize::new(0);
     // One worker: takes the next piece until none is left; returns what it
-    // did, by piece number.
+    // did, by piece number, and its compressor and buffer.
     let work = || {
         let mut c = new_compress();
         let mut text = Vec::new();
@@ -87,7 +84,7 @@ pub fn compress(
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= pieces {
-                return done;
+                return (done, c, text);
             }
             text.clear();
             write(i, &mut text);
@@ -96,15 +93,16 @@ pub fn compress(
             done.push((i, part));
         }
     };
-    let mut done = std::thread::scope(|scope| {
+    let (mut done, mut c, mut text) = std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut done = work();
+        let mut mine = work();
         for h in helpers {
             // A panic there is a panic here: never a document with a
             // piece missing.
-            done.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            let (theirs, _, _) = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            mine.0.extend(theirs);
         }
-        done
+        mine
     });
     done.sort_unstable_by_key(|(i, _)| *i);
     let mut all = Deflated::default();
@@ -112,6 +110,9 @@ pub fn compress(
         all.parts.extend(part.parts);
         all.crc.combine(&part.crc);
     }
+    text.clear();
+    tail(&mut text);
+    all.push(&text, &mut c);
     all
 }
 
@@ -197,10 +198,12 @@ mod tests {
         ] {
             let plain = text(n);
             let chunks: Vec<&[u8]> = plain.chunks(piece).collect();
-            let mut deflated = compress(threads, chunks.len(), |i, buf| {
-                buf.extend_from_slice(chunks[i]);
-            });
-            deflated.append(b"tail\n");
+            let deflated = compress(
+                threads,
+                chunks.len(),
+                |i, buf| buf.extend_from_slice(chunks[i]),
+                |buf| buf.extend_from_slice(b"tail\n"),
+            );
             assert_eq!(deflated.plain_len(), plain.len() + 5);
             let gz = deflated.into_gzip();
             let mut expected = plain.clone();

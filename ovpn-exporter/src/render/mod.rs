@@ -128,35 +128,42 @@ impl Rendered {
     /// Renders and compresses the exposition now; the rest on first use.
     pub fn new(states: Vec<SourceState>, opts: Options, server: String) -> Self {
         let start = Instant::now();
-        let mut deflated = {
+        let deflated = {
             let refs = refs(&states);
             let families = exposition::families(&refs, opts);
             let pieces = pieces(&families, PIECE_ROWS);
             let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
-            gzip::compress(threads, pieces.len(), |i, buf| {
-                let mut out = text::Exposition::with_buffer(std::mem::take(buf));
-                for (f, rows) in pieces.get(i).into_iter().flatten() {
-                    if let Some(f) = families.get(*f) {
-                        f.write(&mut out, rows.clone());
+            gzip::compress(
+                threads,
+                pieces.len(),
+                |i, buf| {
+                    let mut out = text::Exposition::with_buffer(std::mem::take(buf));
+                    for (f, rows) in pieces.get(i).into_iter().flatten() {
+                        if let Some(f) = families.get(*f) {
+                            f.write(&mut out, rows.clone());
+                        }
                     }
-                }
-                *buf = out.into_bytes();
-            })
+                    *buf = out.into_bytes();
+                },
+                |buf| {
+                    if !opts.collectors.has(crate::collect::Collectors::EXPORTER) {
+                        return;
+                    }
+                    let mut out = text::Exposition::with_buffer(std::mem::take(buf));
+                    out.family(
+                        "ovpn_exporter_render_duration_seconds",
+                        "gauge",
+                        "Time spent rendering and compressing this exposition.",
+                    );
+                    out.sample(
+                        "ovpn_exporter_render_duration_seconds",
+                        &[],
+                        start.elapsed().as_secs_f64(),
+                    );
+                    *buf = out.into_bytes();
+                },
+            )
         };
-        if opts.collectors.has(crate::collect::Collectors::EXPORTER) {
-            let mut out = text::Exposition::default();
-            out.family(
-                "ovpn_exporter_render_duration_seconds",
-                "gauge",
-                "Time spent rendering and compressing this exposition.",
-            );
-            out.sample(
-                "ovpn_exporter_render_duration_seconds",
-                &[],
-                start.elapsed().as_secs_f64(),
-            );
-            deflated.append(&out.into_bytes());
-        }
         Rendered {
             plain_len: deflated.plain_len(),
             gzip: Bytes::from(deflated.into_gzip()),
