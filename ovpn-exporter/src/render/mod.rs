@@ -132,7 +132,11 @@ impl Rendered {
             let refs = refs(&states);
             let families = exposition::families(&refs, opts);
             let pieces = pieces(&families, PIECE_ROWS);
-            let threads = std::thread::available_parallelism().map_or(1, NonZero::get);
+            // Asking for the core count reads cgroup files: not for one piece.
+            let threads = match pieces.len() {
+                0 | 1 => 1,
+                _ => std::thread::available_parallelism().map_or(1, NonZero::get),
+            };
             gzip::compress(
                 threads,
                 pieces.len(),
