@@ -255,11 +255,10 @@ struct SeedSeries {
 }
 
 impl SeedSeries {
-    fn label(&self, i: usize) -> (&str, u64, u64) {
-        match self.series.get(i) {
-            Some((r, rx, tx)) => (self.labels.get(r.clone()).unwrap_or_default(), *rx, *tx),
-            None => ("", 0, 0),
-        }
+    /// Series `i`: its `client="…"` label, bytes received and sent.
+    fn get(&self, i: usize) -> Option<(&str, u64, u64)> {
+        let (r, rx, tx) = self.series.get(i)?;
+        Some((self.labels.get(r.clone()).unwrap_or_default(), *rx, *tx))
     }
 }
 
@@ -325,28 +324,24 @@ fn seed_series(sources: &[SourceRef<'_>], red: &Redactor) -> SeedSeries {
 
 fn seed_bytes<'a>(seed: SeedSeries) -> [Family<'a>; 2] {
     let seed = Arc::new(seed);
-    let n = seed.series.len();
-    let out_seed = Arc::clone(&seed);
+    let counter = |name: &'static str, help: &'static str, pick: fn((u64, u64)) -> u64| {
+        let seed = Arc::clone(&seed);
+        Family::each(name, "counter", help, seed.series.len(), move |out, i| {
+            if let Some((label, rx, tx)) = seed.get(i) {
+                out.sample_with(name, label, &[], pick((rx, tx)));
+            }
+        })
+    };
     [
-        Family::each(
+        counter(
             "ovpn_bytes_in_total",
-            "counter",
             "Bytes Received per client label <CN>_<virtual address>_<proto> (seed exporter).",
-            n,
-            move |out, i| {
-                let (label, rx, _) = seed.label(i);
-                out.sample_with("ovpn_bytes_in_total", label, &[], rx);
-            },
+            |(rx, _)| rx,
         ),
-        Family::each(
+        counter(
             "ovpn_bytes_out_total",
-            "counter",
             "Bytes Sent per client label <CN>_<virtual address>_<proto> (seed exporter).",
-            n,
-            move |out, i| {
-                let (label, _, tx) = out_seed.label(i);
-                out.sample_with("ovpn_bytes_out_total", label, &[], tx);
-            },
+            |(_, tx)| tx,
         ),
     ]
 }
@@ -577,29 +572,25 @@ fn merge<'a>(sources: &[SourceRef<'a>], red: &Redactor, labels: &mut Vec<u8>) ->
 fn per_client_families(pc: PerClient<'_>) -> [Family<'_>; 4] {
     let pc = Arc::new(pc);
     let n = pc.merged.len();
-    let [rx, tx, since, info] = [0, 1, 2, 3].map(|_| Arc::clone(&pc));
+    let counter = |name: &'static str, help: &'static str, pick: fn(&Merged<'_>) -> u64| {
+        let pc = Arc::clone(&pc);
+        Family::each(name, "counter", help, n, move |out, i| {
+            if let Some((m, labels)) = pc.row(i) {
+                out.sample_with(name, labels, &[], pick(m));
+            }
+        })
+    };
+    let [since, info] = [0, 1].map(|_| Arc::clone(&pc));
     [
-        Family::each(
+        counter(
             "ovpn_client_received_bytes_total",
-            "counter",
             "Bytes Received from a client (rows with the same common name and real address summed).",
-            n,
-            move |out, i| {
-                if let Some((m, labels)) = rx.row(i) {
-                    out.sample_with("ovpn_client_received_bytes_total", labels, &[], m.rx);
-                }
-            },
+            |m| m.rx,
         ),
-        Family::each(
+        counter(
             "ovpn_client_sent_bytes_total",
-            "counter",
             "Bytes Sent to a client (rows with the same common name and real address summed).",
-            n,
-            move |out, i| {
-                if let Some((m, labels)) = tx.row(i) {
-                    out.sample_with("ovpn_client_sent_bytes_total", labels, &[], m.tx);
-                }
-            },
+            |m| m.tx,
         ),
         Family::each(
             "ovpn_client_connected_since_seconds",
