@@ -25,7 +25,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ms() { awk '{ printf "%.1f", $1 * 1000 }'; }
 scrape() { curl -s -o "$work/out.gz" -H 'Accept-Encoding: gzip' -w '%{time_total}\n' "http://127.0.0.1:$port/metrics"; }
 
-printf '%-8s %10s %10s %10s %10s %8s %9s\n' clients status_MB expo_MB gzip_MB first_ms cached_ms rss_MB
+printf '%-8s %10s %10s %10s %10s %8s %9s\n' clients status_MiB expo_MiB gzip_MiB first_ms cached_ms rss_MiB
 port=${SCRAPE_PORT:-29234}
 for clients in ${SCRAPE_CLIENTS:-1000 10000 100000}; do
     status=$work/server.status

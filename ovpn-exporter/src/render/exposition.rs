@@ -580,7 +580,7 @@ fn per_client_families(pc: PerClient<'_>) -> [Family<'_>; 4] {
             }
         })
     };
-    let [since, info] = [0, 1].map(|_| Arc::clone(&pc));
+    let (since, info) = (Arc::clone(&pc), Arc::clone(&pc));
     [
         counter(
             "ovpn_client_received_bytes_total",

@@ -82,9 +82,11 @@ fn refs(states: &[SourceState]) -> Vec<SourceRef<'_>> {
 }
 
 /// Cuts the families into pieces of about `rows` rows each, in order: a
-/// piece is a list of (family, rows). A small family counts as one row and
-/// shares its piece with its neighbours; a large one is split.
+/// piece is a list of (family, rows). A family written as a whole, or one
+/// without rows, counts as one row; families share pieces, and a large one
+/// is split.
 fn pieces(families: &[exposition::Family<'_>], rows: usize) -> Vec<Vec<(usize, Range<usize>)>> {
+    let rows = rows.max(1);
     let mut pieces = Vec::new();
     let mut piece = Vec::new();
     let mut filled = 0;
