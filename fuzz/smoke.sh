@@ -6,7 +6,7 @@
 # timeout or out-of-memory; the input is left in fuzz/artifacts/TARGET/.
 set -euo pipefail
 seconds=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-parse chunked management structured exposition}
+targets=${FUZZ_TARGETS:-parse chunked management structured exposition deflate}
 
 if ! cargo +nightly fuzz --help >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz

@@ -3,6 +3,7 @@
 //! sessions JSON (lazy), each built at most once and shared by every request
 //! as `Bytes`.
 
+pub mod deflate;
 pub mod exposition;
 pub mod gzip;
 pub mod hash;

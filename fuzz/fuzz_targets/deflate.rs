@@ -1,0 +1,29 @@
+//! The exporter's deflate encoder on any bytes, cut into pieces as the
+//! renderer cuts an exposition: the pieces, joined and closed with a final
+//! block, inflate (flate2) to exactly the input.
+#![no_main]
+
+use std::io::Read as _;
+
+use libfuzzer_sys::fuzz_target;
+use ovpn_exporter::render::deflate::Encoder;
+
+fuzz_target!(|data: &[u8]| {
+    // The first byte picks the piece size: 1 to 256 times 64 bytes.
+    let Some((&size, text)) = data.split_first() else {
+        return;
+    };
+    let piece = (usize::from(size) + 1) * 64;
+    let mut e = Encoder::default();
+    let mut raw = Vec::new();
+    for p in text.chunks(piece) {
+        raw.extend(e.deflate(p));
+    }
+    // A final, empty fixed-Huffman block.
+    raw.extend_from_slice(&[0x03, 0x00]);
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(&raw[..])
+        .read_to_end(&mut out)
+        .expect("the encoder's output inflates");
+    assert_eq!(out, text);
+});
