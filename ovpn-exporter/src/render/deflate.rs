@@ -61,8 +61,6 @@ struct Token {
 /// Encodes pieces of text; its buffers are reused from piece to piece.
 #[derive(Debug)]
 pub struct Encoder {
-    /// Where pieces are written before being copied out at their size.
-    out: Vec<u8>,
     tokens: Vec<Token>,
     lit: [u32; LIT_SYMS],
     dist: [u32; DIST_SYMS],
@@ -70,11 +68,9 @@ pub struct Encoder {
 
 impl Default for Encoder {
     fn default() -> Self {
-        // Both above glibc's mmap threshold from the start: grown step by
-        // step instead, they would leave holes among the pieces kept in
-        // the thread's heap.
         Encoder {
-            out: Vec::with_capacity(256 << 10),
+            // Room for a block's tokens from the start (256 KiB, mapped
+            // apart from the heap), rather than grown step by step.
             tokens: Vec::with_capacity(BLOCK_TOKENS + 1024),
             lit: [0; LIT_SYMS],
             dist: [0; DIST_SYMS],
@@ -83,16 +79,13 @@ impl Default for Encoder {
 }
 
 impl Encoder {
-    /// `text`, deflated: blocks none of which is final, ending on a byte
-    /// boundary, in a vector of exactly that size (pieces are kept until
-    /// the document is joined). Nothing for empty text.
-    pub fn deflate(&mut self, text: &[u8]) -> Vec<u8> {
+    /// Appends `text`, deflated, to `out`: blocks none of which is final,
+    /// ending on a byte boundary. Nothing for empty text.
+    pub fn deflate(&mut self, text: &[u8], out: &mut Vec<u8>) {
         if text.is_empty() {
-            return Vec::new();
+            return;
         }
-        let mut out = std::mem::take(&mut self.out);
-        out.clear();
-        let mut w = Bits::new(&mut out);
+        let mut w = Bits::new(out);
         // Token lengths are 32-bit: a piece is never that long, but any
         // text is encoded.
         if u32::try_from(text.len()).is_ok() {
@@ -104,9 +97,6 @@ impl Encoder {
         w.put(0, 3);
         w.align();
         w.out.extend_from_slice(&[0, 0, 0xff, 0xff]);
-        let piece = out.clone();
-        self.out = out;
-        piece
     }
 
     /// Tokenizes `text` line by line, writing a block whenever enough
@@ -662,7 +652,7 @@ mod tests {
         let mut e = Encoder::default();
         let mut raw = Vec::new();
         for p in pieces {
-            raw.extend(e.deflate(p));
+            e.deflate(p, &mut raw);
         }
         raw.extend_from_slice(&[0x03, 0x00]);
         let mut out = Vec::new();
@@ -753,7 +743,8 @@ mod tests {
             .collect();
         check(&[&text]);
         let mut e = Encoder::default();
-        let ours = e.deflate(&text);
+        let mut ours = Vec::new();
+        e.deflate(&text, &mut ours);
         let mut general =
             flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut general, &text).unwrap();
@@ -835,7 +826,8 @@ mod tests {
                 (x >> 24) as u8
             })
             .collect();
-        let out = Encoder::default().deflate(&text);
+        let mut out = Vec::new();
+        Encoder::default().deflate(&text, &mut out);
         // Stored, plus the sync flush's five bytes.
         assert_eq!(out.len(), stored_bits(text.len()) / 8 + 5);
         check(&[&text]);

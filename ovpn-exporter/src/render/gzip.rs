@@ -17,6 +17,7 @@
 //! what the pieces are written from, memory holds the compressed pieces
 //! (twice, while they are joined) and a few MiB.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use flate2::Crc;
@@ -29,37 +30,35 @@ const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// A final, empty deflate block (fixed Huffman, end of block at once).
 const LAST_BLOCK: [u8; 2] = [0x03, 0x00];
 
-/// A document deflated so far: its pieces in order, their CRC and the
-/// plain text's length.
+/// A document deflated: each thread's output (its pieces, deflated one
+/// after the other), the pieces' places in them in document order, the
+/// CRC and the plain text's length. One growing buffer per thread, mapped
+/// apart from the heap, instead of a small allocation per piece: those
+/// were freed all over the threads' heaps after each change, which kept
+/// several MiB resident.
 #[derive(Debug, Default)]
 pub struct Deflated {
-    parts: Vec<Vec<u8>>,
+    outputs: Vec<Vec<u8>>,
+    order: Vec<(usize, Range<usize>)>,
     crc: Crc,
     len: usize,
 }
 
 impl Deflated {
-    /// The plain text's length so far.
+    /// The plain text's length.
     pub fn plain_len(&self) -> usize {
         self.len
     }
 
-    fn push(&mut self, text: &[u8], e: &mut Encoder) {
-        if text.is_empty() {
-            return;
-        }
-        self.crc.update(text);
-        self.len += text.len();
-        self.parts.push(e.deflate(text));
-    }
-
     /// The gzip member.
     pub fn into_gzip(self) -> Vec<u8> {
-        let size: usize = self.parts.iter().map(Vec::len).sum();
+        let size: usize = self.order.iter().map(|(_, r)| r.len()).sum();
         let mut out = Vec::with_capacity(HEADER.len() + size + LAST_BLOCK.len() + 8);
         out.extend_from_slice(&HEADER);
-        for p in &self.parts {
-            out.extend_from_slice(p);
+        for (o, r) in &self.order {
+            if let Some(part) = self.outputs.get(*o).and_then(|o| o.get(r.clone())) {
+                out.extend_from_slice(part);
+            }
         }
         out.extend_from_slice(&LAST_BLOCK);
         out.extend_from_slice(&self.crc.sum().to_le_bytes());
@@ -68,11 +67,33 @@ impl Deflated {
     }
 }
 
+/// What one thread did: its output, and per piece its number, its place in
+/// the output, its CRC and its plain length.
+#[derive(Default)]
+struct Worker {
+    out: Vec<u8>,
+    done: Vec<(usize, Range<usize>, Crc, usize)>,
+    encoder: Encoder,
+    text: Vec<u8>,
+}
+
+impl Worker {
+    /// Deflates the text in `self.text` as piece `i`.
+    fn deflate(&mut self, i: usize) {
+        let start = self.out.len();
+        self.encoder.deflate(&self.text, &mut self.out);
+        let mut crc = Crc::new();
+        crc.update(&self.text);
+        self.done
+            .push((i, start..self.out.len(), crc, self.text.len()));
+    }
+}
+
 /// Deflates a document of `pieces` pieces, `write(i, buf)` appending the
 /// text of piece `i` to the empty `buf`, on up to `threads` threads (this
-/// one included; at most 8), then `tail`, written on this thread once every piece is
-/// done. Pieces are written in any order and at the same time; the result
-/// holds them in order.
+/// one included; at most 8), then `tail`, written on this thread once every
+/// piece is done. Pieces are written in any order and at the same time; the
+/// result holds them in order.
 pub fn compress(
     threads: usize,
     pieces: usize,
@@ -81,45 +102,52 @@ pub fn compress(
 ) -> Deflated {
     let threads = threads.clamp(1, 8).min(pieces.max(1));
     let next = AtomicUsize::new(0);
-    // One worker: takes the next piece until none is left; returns what it
-    // did, by piece number, and its compressor and buffer.
+    // One worker: takes the next piece until none is left.
     let work = || {
-        let mut c = Encoder::default();
-        let mut text = Vec::new();
-        let mut done = Vec::new();
+        let mut w = Worker::default();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= pieces {
-                return (done, c, text);
+                return w;
             }
-            text.clear();
-            write(i, &mut text);
-            let mut part = Deflated::default();
-            part.push(&text, &mut c);
-            done.push((i, part));
+            w.text.clear();
+            write(i, &mut w.text);
+            w.deflate(i);
         }
     };
-    let (mut done, mut c, mut text) = std::thread::scope(|scope| {
+    let mut workers = std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-        let mut mine = work();
+        let mut all = vec![work()];
         for h in helpers {
             // A panic there is a panic here: never a document with a
             // piece missing.
-            let (theirs, _, _) = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            mine.0.extend(theirs);
+            all.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         }
-        mine
+        all
     });
-    done.sort_unstable_by_key(|(i, _)| *i);
-    let mut all = Deflated::default();
-    for (_, part) in done {
-        all.parts.extend(part.parts);
-        all.crc.combine(&part.crc);
-        all.len += part.len;
+    // The tail, on this thread's worker, after every piece.
+    if let Some(w) = workers.first_mut() {
+        w.text.clear();
+        tail(&mut w.text);
+        w.deflate(pieces);
     }
-    text.clear();
-    tail(&mut text);
-    all.push(&text, &mut c);
+    let mut done: Vec<_> = workers
+        .iter_mut()
+        .enumerate()
+        .flat_map(|(o, w)| {
+            w.done
+                .drain(..)
+                .map(move |(i, r, crc, len)| (i, o, r, crc, len))
+        })
+        .collect();
+    done.sort_unstable_by_key(|(i, ..)| *i);
+    let mut all = Deflated::default();
+    for (_, o, r, crc, len) in done {
+        all.crc.combine(&crc);
+        all.len += len;
+        all.order.push((o, r));
+    }
+    all.outputs = workers.into_iter().map(|w| w.out).collect();
     all
 }
 
