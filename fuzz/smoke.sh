@@ -19,8 +19,12 @@ failed=0
 for t in $targets; do
     mkdir -p "$work/$t" "fuzz/corpus/$t"
     log=$work/$t.log
+    # The encoder's blocks, stored blocks and window need inputs larger
+    # than libFuzzer's default cap (the largest seed, at least 4 KiB).
+    max_len=()
+    [ "$t" = deflate ] && max_len=(-max_len=1048576)
     if cargo +nightly fuzz run "$t" "$work/$t" "fuzz/corpus/$t" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 "${max_len[@]}" \
         -dict=fuzz/ovpn.dict -print_final_stats=1 >"$log" 2>&1; then
         result=ok
     else

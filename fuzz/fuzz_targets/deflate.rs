@@ -1,6 +1,8 @@
-//! The exporter's deflate encoder on any bytes, cut into pieces as the
-//! renderer cuts an exposition: the pieces, joined and closed with a final
-//! block, inflate (flate2) to exactly the input.
+//! The exporter's deflate encoder on any bytes, cut into pieces of 1 to
+//! 256 KiB: the pieces, joined and closed with a final block, inflate
+//! (flate2) to exactly the input. `fuzz/smoke.sh` lets inputs reach 1 MiB,
+//! so that pieces hold several blocks, stored blocks follow Huffman ones
+//! and matches reach the window's end.
 #![no_main]
 
 use std::io::Read as _;
@@ -9,11 +11,11 @@ use libfuzzer_sys::fuzz_target;
 use ovpn_exporter::render::deflate::Encoder;
 
 fuzz_target!(|data: &[u8]| {
-    // The first byte picks the piece size: 1 to 256 times 64 bytes.
+    // The first byte picks the piece size: 1 to 256 KiB.
     let Some((&size, text)) = data.split_first() else {
         return;
     };
-    let piece = (usize::from(size) + 1) * 64;
+    let piece = (usize::from(size) + 1) * 1024;
     let mut e = Encoder::default();
     let mut raw = Vec::new();
     for p in text.chunks(piece) {

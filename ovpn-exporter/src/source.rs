@@ -374,13 +374,20 @@ type ReadResult = Result<(Snapshot, FileKey), Failure>;
 /// Reads a complete document: retried while it is torn or changes under us.
 fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
     let mut last = Failure::new(Reason::Missing, None);
+    let start = Instant::now();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             std::thread::sleep(RETRY_DELAY);
         }
         match read_once(path, limits) {
             Ok(ok) => {
-                tracing::debug!(path = %path.display(), attempt, len = ok.1.len, "read accepted");
+                tracing::debug!(
+                    path = %path.display(),
+                    attempt,
+                    len = ok.1.len,
+                    elapsed = ?start.elapsed(),
+                    "read accepted"
+                );
                 return Ok(ok);
             }
             // Not cured by waiting.

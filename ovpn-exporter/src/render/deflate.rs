@@ -1,6 +1,6 @@
-//! A deflate encoder (RFC 1951) made for exposition text: about three times
-//! as fast as a general encoder at its fastest level, for output of about
-//! the same size.
+//! A deflate encoder (RFC 1951) made for exposition text: on a
+//! 100,000-client exposition it takes half the time of `miniz_oxide` at its
+//! fastest level, for a 10% smaller output (`BENCHMARKS.md`).
 //!
 //! An exposition is lines that repeat the line before them except for a
 //! few label values and the sample value: the same metric name, the same
@@ -12,9 +12,10 @@
 //! match, elsewhere literals. A field that differs is skipped to its end in
 //! both lines, keeping an equal tail, so the label names after a value of
 //! another length still match. Any text is encoded correctly; text shaped
-//! otherwise only compresses less. Each piece becomes one block with its
-//! own Huffman codes, or stored blocks when those are smaller, and ends on
-//! a byte boundary (a sync flush), so that pieces can be joined.
+//! otherwise only compresses less. Each piece becomes one or more blocks
+//! (one per [`BLOCK_TOKENS`] tokens), each with its own Huffman codes or
+//! stored when that is smaller, and ends on a byte boundary (a sync
+//! flush), so that pieces can be joined.
 
 // Every narrowing cast here is of a value deflate itself bounds (match
 // lengths up to 258, distances up to 32,768, code lengths up to 15, bit
@@ -38,10 +39,14 @@ const CL_SYMS: usize = 19;
 const CL_ORDER: [usize; CL_SYMS] = [
     16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
 ];
-/// Tokens in a block at most (the rest of the piece goes to the next):
-/// bounds the token buffer to 256 KiB for a few hundred bytes of block
-/// headers per MiB of text.
+/// Tokens after which a block is written, at the end of a line (the rest of
+/// the piece goes to the next block): a few hundred bytes of block headers
+/// per MiB of text.
 const BLOCK_TOKENS: usize = 1 << 15;
+/// Most tokens one line can add: matches are at least 3 bytes and only
+/// reach into the first 32 KiB of a line, a literal run comes between two
+/// matches, and one more run ends the line.
+const LINE_TOKENS: usize = 2 * MAX_DIST / MIN_MATCH + 2;
 /// Extra bits of length symbols 257.. and of distance symbols.
 const LEN_EXTRA: [u8; 29] = [
     0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
@@ -69,9 +74,9 @@ pub struct Encoder {
 impl Default for Encoder {
     fn default() -> Self {
         Encoder {
-            // Room for a block's tokens from the start (256 KiB, mapped
-            // apart from the heap), rather than grown step by step.
-            tokens: Vec::with_capacity(BLOCK_TOKENS + 1024),
+            // Room for a block's tokens and one more line from the start
+            // (440 KiB), never grown.
+            tokens: Vec::with_capacity(BLOCK_TOKENS + LINE_TOKENS),
             lit: [0; LIT_SYMS],
             dist: [0; DIST_SYMS],
         }
@@ -138,7 +143,8 @@ impl Encoder {
         let block = Block::new(&mut self.lit, &mut self.dist);
         let bits = block.bits(&self.lit, &self.dist);
         if bits < stored_bits(text.len()) {
-            // The exact size, and a word of slack.
+            // The block's size (give or take the bits pending and the codes
+            // of unused symbols), and a word of slack.
             w.out.reserve(bits / 8 + 16);
             block.write(w, text, &self.tokens);
         } else {
@@ -172,8 +178,12 @@ impl Encoder {
             let pj = j + find_quote(&text[j..p.1]);
             let s = common_suffix(&text[i..ci], &text[j..pj]);
             // At least one of them moves: text[i] != text[j], so the two
-            // fields are not equal, and they are not both empty.
-            debug_assert!(ci - s > i || pj - s > j);
+            // fields are not equal, and they are not both empty. Were it
+            // otherwise, the rest of the line as literals is still right.
+            debug_assert!(ci - s > i || pj - s > j, "no progress at {i}, {j}");
+            if ci - s == i && pj - s == j {
+                break;
+            }
             i = ci - s;
             j = pj - s;
         }
@@ -198,7 +208,7 @@ impl Encoder {
     /// A match of `len` bytes (at least 3) at distance `dist`, split into
     /// matches deflate can code.
     fn matched(&mut self, mut len: usize, dist: usize) {
-        let d = u16::try_from(dist - 1).unwrap_or(u16::MAX);
+        debug_assert!((1..=MAX_DIST).contains(&dist));
         while len > 0 {
             // The rest after a 258-byte match must still be a match.
             let m = match len {
@@ -210,10 +220,10 @@ impl Encoder {
             let (dsym, _, _) = dist_code(dist);
             self.lit[sym] += 1;
             self.dist[dsym] += 1;
-            // `m` is at most 258 and `dist - 1` fits 15 bits.
+            // `m` is at most 258 and `dist` at most 32,768 (`line`).
             self.tokens.push(Token {
                 len: m as u32,
-                dist: d + 1,
+                dist: dist as u16,
             });
             len -= m;
         }
@@ -299,7 +309,9 @@ fn dist_code(d: usize) -> (usize, u32, u32) {
     (sym, extra, v & ((1 << extra) - 1))
 }
 
-/// Bits of `n` bytes as stored blocks (headers and alignment included).
+/// Bits of `n` bytes as stored blocks from a byte boundary (from elsewhere,
+/// the first header and its padding take up to 2 bits more): the size a
+/// Huffman block is weighed against.
 fn stored_bits(n: usize) -> usize {
     (n + n.div_ceil(65_535) * 5) * 8
 }
@@ -750,7 +762,7 @@ mod tests {
         std::io::Write::write_all(&mut general, &text).unwrap();
         let general = general.finish().unwrap();
         assert!(
-            ours.len() * 10 < general.len() * 12,
+            ours.len() < general.len(),
             "{} bytes against {} at level 1",
             ours.len(),
             general.len()
@@ -797,8 +809,79 @@ mod tests {
             lines.push(b'\n');
         }
         check(&[&lines, &long, b"x", b"\"\"\"\n\"\"\"\n"]);
-        let a = [b"a\"".repeat(20_000), b"\n".to_vec(), b"a\"".repeat(20_000)].concat();
-        check(&[&a]);
+        // Lines of 2 to 40 KiB whose fields differ in value and length
+        // from the previous line's: the field skip and the shared tails
+        // run thousands of times, some distances near the window's end.
+        let mut text = Vec::new();
+        for line in 0..40usize {
+            for field in 0..(200 + line * 97 % 2_000) {
+                let v = (line * 31 + field * 7) % 23;
+                text.extend(std::iter::repeat_n(b'a' + (v % 5) as u8, v));
+                text.extend_from_slice(b"=\"");
+                text.extend_from_slice(format!("{}", field * (1 + line % 3)).as_bytes());
+                text.extend_from_slice(b"\",");
+            }
+            text.push(b'\n');
+        }
+        check(&[&text]);
+        // Lines of a repeated field, each a prefix of the next.
+        let grow: Vec<u8> = (1..60)
+            .flat_map(|n| [b"a\"".repeat(n * 50), b"\n".to_vec()].concat())
+            .collect();
+        check(&[&grow]);
+    }
+
+    #[test]
+    fn codes_longer_than_fifteen_bits_are_limited() {
+        // One line, so all literals, byte k occurring fib(k) times: the
+        // Huffman tree is 24 deep and must be cut to 15.
+        let (mut a, mut b) = (1usize, 1usize);
+        let mut text = Vec::new();
+        for k in 0..25u8 {
+            text.extend(std::iter::repeat_n(b'A' + k, a));
+            (a, b) = (b, a + b);
+        }
+        // Interleaved, so that no stretch is a run.
+        let n = text.len();
+        let text: Vec<u8> = (0..n).map(|i| text[i * 7_919 % n]).collect();
+        check(&[&text]);
+    }
+
+    #[test]
+    fn a_piece_of_several_blocks_huffman_then_stored() {
+        // Exposition lines up to the one that fills a block, then a line
+        // of noise that is best stored: a stored block after a Huffman
+        // block in one piece, at whatever bit the first one ended on.
+        let lines: Vec<Vec<u8>> = (0..20_000u64)
+            .map(|i| format!("m{{a=\"{}\",b=\"x{i}\"}} {}\n", i % 7, i * 7_919).into_bytes())
+            .collect();
+        // Tokenized as `blocks` does, to find that line.
+        let mut e = Encoder::default();
+        let mut text = Vec::new();
+        let mut prev = None;
+        for l in &lines {
+            let start = text.len();
+            text.extend_from_slice(l);
+            match prev {
+                Some(p) => e.line(&text, p, (start, text.len())),
+                None => e.literals(l),
+            }
+            prev = Some((start, text.len()));
+            if e.tokens.len() >= BLOCK_TOKENS {
+                break;
+            }
+        }
+        assert!(e.tokens.len() >= BLOCK_TOKENS, "not enough lines");
+        let mut x = 7u32;
+        text.extend((0..300_000).map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (x >> 24) as u8
+        }));
+        let mut out = Vec::new();
+        Encoder::default().deflate(&text, &mut out);
+        // A stored block of 65,535 bytes: LEN then NLEN.
+        assert!(out.windows(4).any(|w| w == [0xff, 0xff, 0, 0]));
+        check(&[&text]);
     }
 
     #[test]

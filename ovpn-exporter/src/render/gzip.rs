@@ -15,7 +15,8 @@
 //!
 //! The plain text is never held whole, only one piece per thread: beyond
 //! what the pieces are written from, memory holds the compressed pieces
-//! (twice, while they are joined) and a few MiB.
+//! (in one buffer per thread, then once more while they are joined) and a
+//! few MiB.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,10 +33,11 @@ const LAST_BLOCK: [u8; 2] = [0x03, 0x00];
 
 /// A document deflated: each thread's output (its pieces, deflated one
 /// after the other), the pieces' places in them in document order, the
-/// CRC and the plain text's length. One growing buffer per thread, mapped
-/// apart from the heap, instead of a small allocation per piece: those
-/// were freed all over the threads' heaps after each change, which kept
-/// several MiB resident.
+/// CRC and the plain text's length. One buffer per thread, reserved at
+/// 1 MiB (above the exporter's fixed 128 KiB mmap threshold, so mapped
+/// apart from the heap and given back whole), instead of an allocation of
+/// 20–60 KiB per piece: those were freed all over the threads' heaps after
+/// each change, which kept several MiB resident.
 #[derive(Debug, Default)]
 pub struct Deflated {
     outputs: Vec<Vec<u8>>,
@@ -56,9 +58,9 @@ impl Deflated {
         let mut out = Vec::with_capacity(HEADER.len() + size + LAST_BLOCK.len() + 8);
         out.extend_from_slice(&HEADER);
         for (o, r) in &self.order {
-            if let Some(part) = self.outputs.get(*o).and_then(|o| o.get(r.clone())) {
-                out.extend_from_slice(part);
-            }
+            // Made by `compress` from these outputs: a missing part would
+            // be a bug, never a member with a bad CRC.
+            out.extend_from_slice(&self.outputs[*o][r.clone()]);
         }
         out.extend_from_slice(&LAST_BLOCK);
         out.extend_from_slice(&self.crc.sum().to_le_bytes());
@@ -69,12 +71,22 @@ impl Deflated {
 
 /// What one thread did: its output, and per piece its number, its place in
 /// the output, its CRC and its plain length.
-#[derive(Default)]
 struct Worker {
     out: Vec<u8>,
     done: Vec<(usize, Range<usize>, Crc, usize)>,
     encoder: Encoder,
     text: Vec<u8>,
+}
+
+impl Default for Worker {
+    fn default() -> Self {
+        Worker {
+            out: Vec::with_capacity(1 << 20),
+            done: Vec::new(),
+            encoder: Encoder::default(),
+            text: Vec::new(),
+        }
+    }
 }
 
 impl Worker {

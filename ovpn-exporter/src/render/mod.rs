@@ -192,8 +192,13 @@ impl Rendered {
         self.plain
             .get_or_init(|| {
                 let mut out = Vec::with_capacity(self.plain_len);
-                // Inflating what `gzip::compress` wrote cannot fail.
-                let _ = flate2::read::GzDecoder::new(&self.gzip[..]).read_to_end(&mut out);
+                // What `gzip::compress` wrote always inflates (tests and a
+                // fuzz target check it): a failure is a bug, and says so
+                // rather than serving a truncated exposition quietly.
+                if let Err(e) = flate2::read::GzDecoder::new(&self.gzip[..]).read_to_end(&mut out) {
+                    tracing::error!(error = %e, "the exposition's gzip copy does not inflate");
+                    debug_assert!(false, "the exposition's gzip copy does not inflate: {e}");
+                }
                 Bytes::from(out)
             })
             .clone()
