@@ -24,6 +24,8 @@
 
 use memchr::memchr_iter;
 
+use super::text::byte_hits;
+
 /// Longest match distance deflate allows.
 const MAX_DIST: usize = 32_768;
 /// Shortest and longest match.
@@ -247,15 +249,11 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     n
 }
 
-/// Where the first `"` of `b` is, or its length; eight bytes at a time (the
-/// zero-byte test of "Bit Twiddling Hacks": the lowest hit is exact).
+/// Where the first `"` of `b` is, or its length; eight bytes at a time.
 fn find_quote(b: &[u8]) -> usize {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     let mut i = 0;
     while i + 8 <= b.len() {
-        let x = word(&b[i..]) ^ (ONES * u64::from(b'"'));
-        let hit = x.wrapping_sub(ONES) & !x & HIGH;
+        let hit = byte_hits(word(&b[i..]), b'"');
         if hit != 0 {
             return i + (hit.trailing_zeros() / 8) as usize;
         }

@@ -145,22 +145,26 @@ pub fn escape_label(out: &mut Vec<u8>, v: &str) {
     out.extend_from_slice(rest);
 }
 
-/// Whether `v` holds `\\`, `"` or a newline, eight bytes at a time (the
-/// zero-byte test of "Bit Twiddling Hacks", exact for "any").
+/// Whether `v` holds `\\`, `"` or a newline, eight bytes at a time.
 fn needs_escape(v: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has = |word: u64, byte: u8| {
-        let x = word ^ (ONES * u64::from(byte));
-        x.wrapping_sub(ONES) & !x & HIGH != 0
-    };
     let words = v.chunks_exact(8);
     let tail = words.remainder();
     words
         .filter_map(|w| <[u8; 8]>::try_from(w).ok())
-        .map(u64::from_ne_bytes)
-        .any(|w| has(w, b'\\') || has(w, b'"') || has(w, b'\n'))
+        .map(u64::from_le_bytes)
+        .any(|w| byte_hits(w, b'\\') | byte_hits(w, b'"') | byte_hits(w, b'\n') != 0)
         || tail.iter().any(|b| matches!(b, b'\\' | b'"' | b'\n'))
+}
+
+/// The zero-byte test of "Bit Twiddling Hacks" for `byte` in the eight
+/// bytes of `word` (read little-endian): the high bit of every byte equal
+/// to `byte` is set, and may be set above such a byte too, so the result is
+/// exact for "any" and its lowest set bit marks the first hit.
+pub(super) fn byte_hits(word: u64, byte: u8) -> u64 {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGH
 }
 
 fn write_float(out: &mut Vec<u8>, v: f64) {
