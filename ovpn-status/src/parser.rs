@@ -234,6 +234,71 @@ impl Parser {
         matches!(self.state, State::Done)
     }
 
+    /// True when `self` and `other` parse what follows them the same way:
+    /// the same format, section and table columns, and no error, wherever
+    /// each of them is in its input. Their positions may differ.
+    ///
+    /// This is what parsing one document in parts needs: a copy of the
+    /// parser made at a line start early in the document parses a later
+    /// part (from a line start) while the original parses up to that part.
+    /// The later part's records are the document's own when the original,
+    /// having consumed everything before the part, is in the same state
+    /// as the copy; otherwise the original goes on and the part's records
+    /// are dropped. The copy's line numbers and byte offsets count from
+    /// where it was made.
+    ///
+    /// ```
+    /// use ovpn_status::{Parser, Record, Step};
+    ///
+    /// let doc = b"TITLE,OpenVPN 2.6.14\nTIME,x,1\n\
+    /// HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Virtual IPv6 Address,\
+    /// Bytes Received,Bytes Sent,Connected Since,Connected Since (time_t),Username,Client ID,\
+    /// Peer ID,Data Channel Cipher\n\
+    /// CLIENT_LIST,a,192.0.2.1:1,10.8.0.2,,1,2,x,1,UNDEF,0,0,AES-256-GCM\n\
+    /// CLIENT_LIST,b,192.0.2.2:1,10.8.0.3,,3,4,x,1,UNDEF,1,1,AES-256-GCM\n\
+    /// CLIENT_LIST,c,192.0.2.3:1,10.8.0.4,,5,6,x,1,UNDEF,2,2,AES-256-GCM\n\
+    /// END\n";
+    /// // Two parts: up to the row of `c`, and from it.
+    /// let part = doc.windows(14).position(|w| w == b"CLIENT_LIST,c,").unwrap();
+    /// let mut first = Parser::new();
+    /// let (mut at, mut copy) = (0, None);
+    /// loop {
+    ///     match first.feed(&doc[at..part], false).unwrap() {
+    ///         Step::Record(rec, used) => {
+    ///             at += used;
+    ///             // A copy after the first row; it could go to another thread.
+    ///             if matches!(rec, Record::Client(_)) && copy.is_none() {
+    ///                 copy = Some(first);
+    ///             }
+    ///         }
+    ///         Step::NeedMore(used) => break at += used,
+    ///         Step::Done => break,
+    ///     }
+    /// }
+    /// let (mut second, mut names) = (copy.unwrap(), Vec::new());
+    /// let mut at2 = part;
+    /// while let Ok(Step::Record(rec, used)) = second.feed(&doc[at2..], true) {
+    ///     if let Record::Client(c) = rec {
+    ///         names.push(c.common_name.as_bytes().to_vec());
+    ///     }
+    ///     at2 += used;
+    /// }
+    /// assert!(second.is_done());
+    /// // The first part ended where the second began, in the copy's state:
+    /// // the second part's records are the document's.
+    /// assert_eq!(at, part);
+    /// assert!(first.same_state(&copy.unwrap()));
+    /// assert_eq!(names, [b"c".to_vec()]);
+    /// ```
+    pub fn same_state(&self, other: &Parser) -> bool {
+        self.state == other.state
+            && self.format == other.format
+            && self.clients == other.clients
+            && self.routes == other.routes
+            && self.failed.is_none()
+            && other.failed.is_none()
+    }
+
     /// Parses the next record from `input`, the bytes not consumed so far.
     ///
     /// # End of input

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{chunked, streamed, whole};
-use ovpn_status::{ErrorKind, Format, Record};
+use ovpn_status::{Error, ErrorKind, Format, Parser, Record, Step};
 use ovpn_testgen::{generate, render, Doc, Options, Release, Version};
 use proptest::prelude::*;
 
@@ -214,4 +214,103 @@ fn every_prefix_is_a_prefix_or_incomplete() {
             assert!(all.starts_with(&seen), "prefix {len} without end of input");
         }
     }
+}
+
+/// How feeding a part ended.
+enum Ended {
+    /// At the end of the part, wanting more.
+    Part,
+    /// At `END` or at an error: the document's last word.
+    Document(Option<Error>),
+}
+
+/// Feeds `input` to `parser` as all there is (`last`) or as a part of a
+/// longer document.
+fn feed_all<'a>(parser: &mut Parser, input: &'a [u8], last: bool) -> (Vec<Record<'a>>, Ended) {
+    let (mut records, mut at) = (Vec::new(), 0);
+    loop {
+        match parser.feed(&input[at..], last) {
+            Ok(Step::Record(r, used)) => {
+                records.push(r);
+                at += used;
+            }
+            Ok(Step::NeedMore(used)) => {
+                assert_eq!(at + used, input.len(), "a part ends at a line end");
+                return (records, Ended::Part);
+            }
+            Ok(Step::Done) => return (records, Ended::Document(None)),
+            Err(e) => return (records, Ended::Document(Some(e))),
+        }
+    }
+}
+
+/// The document parsed in two parts, `..part` and `part..`, the second by
+/// a copy of the parser made at `copy_at` (both line starts): what the
+/// document yields, or `None` where the parser at `part` is not in the
+/// copy's state.
+fn in_parts(doc: &[u8], copy_at: usize, part: usize) -> Option<(Vec<Record<'_>>, Option<Error>)> {
+    let mut first = Parser::new();
+    let (mut records, end) = feed_all(&mut first, &doc[..copy_at], false);
+    if let Ended::Document(err) = end {
+        return Some((records, err));
+    }
+    let copy = first;
+    let (more, end) = feed_all(&mut first, &doc[copy_at..part], false);
+    records.extend(more);
+    if let Ended::Document(err) = end {
+        return Some((records, err));
+    }
+    if !first.same_state(&copy) {
+        return None;
+    }
+    let mut second = copy;
+    let (more, end) = feed_all(&mut second, &doc[part..], true);
+    records.extend(more);
+    match end {
+        Ended::Document(err) => Some((records, err)),
+        Ended::Part => panic!("the last part neither ended nor failed"),
+    }
+}
+
+/// A document parsed in two parts on two parsers, the second a copy made
+/// earlier, yields the whole document's records whenever
+/// `Parser::same_state` says the second part can be trusted; and for
+/// status-version 2 and 3 it says so unless a `HEADER` line lies between
+/// the copy and the part.
+#[test]
+fn parts_parsed_by_a_copy_equal_whole() {
+    for doc in small_documents() {
+        let expected = whole(&doc);
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(memchr_positions(&doc).map(|i| i + 1))
+            .collect();
+        let tagged = doc.starts_with(b"TITLE");
+        let mut trusted = 0;
+        for (k, &copy_at) in starts.iter().enumerate() {
+            for &part in &starts[k..] {
+                if let Some(got) = in_parts(&doc, copy_at, part) {
+                    assert_eq!(got, expected, "copy at {copy_at}, part at {part}");
+                    trusted += 1;
+                } else {
+                    let between = &doc[copy_at..part];
+                    let headers = between.starts_with(b"HEADER")
+                        || between.windows(7).any(|w| w == b"\nHEADER");
+                    // The first line decides the format: a copy made
+                    // before it is in another state.
+                    assert!(
+                        !tagged || headers || copy_at == 0,
+                        "copy at {copy_at}, part at {part} not trusted"
+                    );
+                }
+            }
+        }
+        assert!(trusted > starts.len(), "{trusted}");
+    }
+}
+
+fn memchr_positions(doc: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    doc.iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i)
 }
