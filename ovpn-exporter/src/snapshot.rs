@@ -35,6 +35,17 @@ struct Span {
     len: u32,
 }
 
+impl Span {
+    /// The same field in an arena that has `base` bytes more in front
+    /// (the sum fits: the caller checked the arena's length).
+    fn after(self, base: u32) -> Span {
+        Span {
+            start: self.start + base,
+            ..self
+        }
+    }
+}
+
 // Which optional fields a client row has.
 const HAS_VIRTUAL_IPV6: u16 = 1;
 const HAS_USERNAME: u16 = 1 << 1;
@@ -270,6 +281,9 @@ fn get(text: &str, s: Span) -> &str {
     text.get(start..start + s.len as usize).unwrap_or_default()
 }
 
+const SEEN_TITLE: u8 = 1;
+const SEEN_TIME: u8 = 1 << 1;
+
 /// Builds a [`Snapshot`] from records as they stream by.
 #[derive(Debug)]
 pub struct Builder {
@@ -280,6 +294,8 @@ pub struct Builder {
     /// Status-version 1 host routes: common name, real address, virtual
     /// address.
     v1_hosts: Vec<[Span; 3]>,
+    /// Rows seen whose last value stands (`SEEN_TITLE`, `SEEN_TIME`).
+    seen: u8,
     ended: bool,
     /// The arena outgrew 32-bit offsets.
     overflow: bool,
@@ -304,9 +320,65 @@ impl Builder {
             text: Vec::new(),
             keep_routes,
             v1_hosts: Vec::new(),
+            seen: 0,
             ended: false,
             overflow: false,
         }
+    }
+
+    /// Appends what `later` built from the records that follow this
+    /// builder's: the snapshot of a document parsed in two parts.
+    pub fn append(&mut self, later: Builder) {
+        let base = match u32::try_from(self.text.len()) {
+            Ok(base)
+                if base
+                    .checked_add(u32::try_from(later.text.len()).unwrap_or(u32::MAX))
+                    .is_some() =>
+            {
+                base
+            }
+            _ => {
+                self.overflow = true;
+                return;
+            }
+        };
+        self.text.extend_from_slice(&later.text);
+        let (snap, more) = (&mut self.snap, later.snap);
+        snap.clients.extend(more.clients.iter().map(|r| Row {
+            common_name: r.common_name.after(base),
+            real_address: r.real_address.after(base),
+            virtual_address: r.virtual_address.after(base),
+            virtual_ipv6_address: r.virtual_ipv6_address.after(base),
+            username: r.username.after(base),
+            cipher: r.cipher.after(base),
+            connected_since: r.connected_since.after(base),
+            ..*r
+        }));
+        snap.route_rows
+            .extend(more.route_rows.iter().map(|r| RouteRow {
+                virtual_address: r.virtual_address.after(base),
+                common_name: r.common_name.after(base),
+                real_address: r.real_address.after(base),
+                ..*r
+            }));
+        let stat = |s: &StatRow| StatRow {
+            name: s.name.after(base),
+            ..*s
+        };
+        snap.globals.extend(more.globals.iter().map(stat));
+        snap.stats.extend(more.stats.iter().map(stat));
+        snap.routes += more.routes;
+        if later.seen & SEEN_TITLE != 0 {
+            snap.version = more.version.map(|v| v.after(base));
+        }
+        if later.seen & SEEN_TIME != 0 {
+            snap.time_unix = more.time_unix;
+        }
+        self.seen |= later.seen;
+        self.v1_hosts
+            .extend(later.v1_hosts.iter().map(|h| h.map(|s| s.after(base))));
+        self.ended = later.ended;
+        self.overflow |= later.overflow;
     }
 
     /// Appends `bytes` as they are; the caller makes sure they are UTF-8.
@@ -399,8 +471,12 @@ impl Builder {
             Record::Format(f) => self.snap.format = *f,
             Record::Title(t) => {
                 self.snap.version = t.version().map(|v| self.text(v.as_bytes()));
+                self.seen |= SEEN_TITLE;
             }
-            Record::Time(t) => self.snap.time_unix = t.unix,
+            Record::Time(t) => {
+                self.snap.time_unix = t.unix;
+                self.seen |= SEEN_TIME;
+            }
             Record::Client(c) => self.client(c),
             Record::Route(r) => {
                 self.snap.routes += 1;

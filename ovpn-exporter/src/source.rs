@@ -3,14 +3,16 @@
 //! both the last good snapshot kept for a while when reads fail.
 
 use std::fs::{File, Metadata};
-use std::io::{ErrorKind, Read};
-use std::sync::Arc;
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::{Location, SourceSpec};
 use crate::management::{self, Management};
 use crate::snapshot::{self, Reject, Snapshot};
-use ovpn_status::Step;
+use ovpn_status::{Parser, Record, Step};
 
 /// Attempts per changed file before the read counts as failed.
 const ATTEMPTS: u32 = 5;
@@ -433,7 +435,7 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
         return Err(Failure::new(Reason::Invalid, Some(FileKey::of(&m)))
             .because("not a regular file".to_owned()));
     }
-    let mut file = match File::open(path) {
+    let file = match File::open(path) {
         Ok(f) => f,
         Err(e) => {
             let key = if e.kind() == ErrorKind::NotFound {
@@ -466,7 +468,8 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
             )),
         );
     }
-    let streamed = stream(&mut file, before, max_bytes, max_line, keep_routes);
+    let split = split_point(&file, before.len);
+    let streamed = stream(&file, before, (max_bytes, max_line, keep_routes), split);
     if let Err(Streamed::Read(f)) = streamed {
         return Err(f);
     }
@@ -481,10 +484,10 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
     }
     let (mut snap, read) = match streamed {
         Ok(ok) => ok,
-        Err(Streamed::Read(f) | Streamed::Content(f)) => {
+        Err(e) => {
             return Err(Failure {
                 key: Some(after),
-                ..f
+                ..e.failure()
             });
         }
     };
@@ -522,68 +525,224 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
 /// Bytes asked of a status file per read.
 const READ_SIZE: usize = 64 * 1024;
 
+/// Files this large are read in two parts on two threads (when there are
+/// two cores): about 4,000 status-version 3 clients.
+const SPLIT_BYTES: u64 = 1 << 20;
+
+/// Where a file of `len` bytes is cut in two: the first line start after
+/// its middle, if a core is free to read the second part and the line
+/// there is not too long to find in one read.
+fn split_point(file: &File, len: u64) -> Option<u64> {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    let cores = *CORES
+        .get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    if len < SPLIT_BYTES || cores < 2 {
+        return None;
+    }
+    let mid = len / 2;
+    let mut buf = vec![0; READ_SIZE];
+    let n = file.read_at(&mut buf, mid).ok()?;
+    let newline = memchr::memchr(b'\n', buf.get(..n)?)?;
+    let split = mid + newline as u64 + 1;
+    (split < len).then_some(split)
+}
+
 /// Why [`stream`] failed.
 #[derive(Debug)]
 enum Streamed {
     /// The read itself: an I/O error, or more than `--status.max-bytes`.
     Read(Failure),
-    /// The bytes read: empty, cut, not a status document, or a line too
-    /// long; to be reported only if the file did not change meanwhile.
+    /// The bytes read: empty, cut or not a status document; to be reported
+    /// only if the file did not change meanwhile.
     Content(Failure),
+    /// As `Content`: this line (1-based) is longer than the limit.
+    LongLine(Failure, usize, u64),
+}
+
+impl Streamed {
+    /// The same failure in a part that starts after `lines` lines.
+    fn after_lines(self, lines: usize) -> Self {
+        match self {
+            Streamed::LongLine(f, line, max) => Streamed::LongLine(f, line + lines, max),
+            other => other,
+        }
+    }
+
+    /// The failure, with its explanation.
+    fn failure(self) -> Failure {
+        match self {
+            Streamed::Read(f) | Streamed::Content(f) => f,
+            Streamed::LongLine(f, line, max) => f.because(format!(
+                "line {line} is longer than --status.max-line-bytes {max}"
+            )),
+        }
+    }
 }
 
 /// Parses the document in `file` into a snapshot as it is read, holding
 /// the longest line plus one read in memory, never the whole file. Parsing
 /// stops at `END`; reading goes on to the end of the file so that the
 /// caller can compare the bytes read (returned) with the file's size.
+///
+/// With `split`, a line start, the part from there on is parsed on a
+/// second thread, by a copy of the parser made at the first client row,
+/// into a snapshot appended to the first part's. That is the document's
+/// own only if the first part ends in the state the copy started in
+/// (`Parser::same_state`): otherwise this thread reads on alone and the
+/// second part's work is dropped.
 fn stream(
-    file: &mut File,
+    file: &File,
     key: FileKey,
-    max_bytes: u64,
-    max_line: u64,
-    keep_routes: bool,
+    limits: (u64, u64, bool),
+    split: Option<u64>,
 ) -> Result<(Snapshot, u64), Streamed> {
-    let mut parser = ovpn_status::Parser::new();
-    let mut builder = snapshot::Builder::new(keep_routes);
-    let mut lines = LineGuard::new(max_line);
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_SIZE);
-    let mut start = 0;
-    let mut read: u64 = 0;
-    let mut eof = false;
-    let mut parsing = true;
-    loop {
-        if parsing {
-            match parser.feed(buf.get(start..).unwrap_or_default(), eof) {
-                Ok(Step::Record(rec, used)) => {
-                    builder.push(&rec);
-                    start += used;
-                    continue;
+    let (max_bytes, max_line, keep_routes) = limits;
+    let never = AtomicBool::new(false);
+    let mut first = Part::new(&Parser::new(), (max_bytes, max_line, keep_routes), 0, split);
+    let Some(split) = split else {
+        first.run(file, key, false, &never)?;
+        return first.finish(key, None);
+    };
+    let cancel = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // To the first client row: the state the second part starts in.
+        let second = if first.run(file, key, true, &never)? {
+            let copy = first.parser;
+            let cancel = &cancel;
+            let handle = scope.spawn(move || {
+                let mut part = Part::new(&copy, (max_bytes, max_line, keep_routes), split, None);
+                if let Some(format) = copy.format() {
+                    part.builder.push(&Record::Format(format));
                 }
-                Ok(Step::NeedMore(used)) => start += used,
-                Ok(Step::Done) => parsing = false,
-                Err(e) => {
-                    let reason = if e.is_incomplete() {
-                        Reason::Incomplete
-                    } else {
-                        Reason::Invalid
-                    };
-                    return Err(Streamed::Content(Failure::new(reason, Some(key))));
+                let done = part.run(file, key, false, cancel);
+                (part, done)
+            });
+            Some((copy, handle))
+        } else {
+            None
+        };
+        let done = first.run(file, key, false, &never);
+        let joins = done.is_ok()
+            && first.parsing
+            && first.pos == split
+            && first.start == first.buf.len()
+            && second
+                .as_ref()
+                .is_some_and(|(copy, _)| first.parser.same_state(copy));
+        if !joins {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        // A panic there is a panic here.
+        let second = second.map(|(_, h)| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        done?;
+        if let (true, Some((part, done))) = (joins, second) {
+            // Lines of the second part count from the split.
+            done.map_err(|e| e.after_lines(first.lines.line - 1))?;
+            return first.finish(key, Some(part));
+        }
+        // Alone to the end (after `END`, only counting bytes and lines).
+        first.end = None;
+        first.run(file, key, false, &never)?;
+        first.finish(key, None)
+    })
+}
+
+/// One part of a document being read and parsed: from `pos` to `end`
+/// (`None`: the end of the file).
+struct Part {
+    parser: Parser,
+    builder: snapshot::Builder,
+    lines: LineGuard,
+    max_bytes: u64,
+    buf: Vec<u8>,
+    /// Where the bytes of `buf` not parsed yet start.
+    start: usize,
+    /// The file offset of `buf`'s end.
+    pos: u64,
+    end: Option<u64>,
+    eof: bool,
+    /// False after `END`.
+    parsing: bool,
+}
+
+impl Part {
+    fn new(parser: &Parser, limits: (u64, u64, bool), from: u64, end: Option<u64>) -> Self {
+        let (max_bytes, max_line, keep_routes) = limits;
+        Part {
+            parser: *parser,
+            builder: snapshot::Builder::new(keep_routes),
+            lines: LineGuard::new(max_line),
+            max_bytes,
+            buf: Vec::with_capacity(READ_SIZE),
+            start: 0,
+            pos: from,
+            end,
+            eof: false,
+            parsing: true,
+        }
+    }
+
+    /// Reads and parses to the end of the part, or, with `pause`, to the
+    /// first client row: true when paused there. Stops early, with
+    /// nothing to show, once `cancel` is set.
+    fn run(
+        &mut self,
+        file: &File,
+        key: FileKey,
+        pause: bool,
+        cancel: &AtomicBool,
+    ) -> Result<bool, Streamed> {
+        loop {
+            if self.parsing {
+                match self
+                    .parser
+                    .feed(self.buf.get(self.start..).unwrap_or_default(), self.eof)
+                {
+                    Ok(Step::Record(rec, used)) => {
+                        self.builder.push(&rec);
+                        self.start += used;
+                        if pause && matches!(rec, Record::Client(_)) {
+                            return Ok(true);
+                        }
+                        continue;
+                    }
+                    Ok(Step::NeedMore(used)) => self.start += used,
+                    Ok(Step::Done) => self.parsing = false,
+                    Err(e) => {
+                        let reason = if e.is_incomplete() {
+                            Reason::Incomplete
+                        } else {
+                            Reason::Invalid
+                        };
+                        return Err(Streamed::Content(Failure::new(reason, Some(key))));
+                    }
                 }
             }
+            if self.eof || cancel.load(Ordering::Relaxed) || !self.fill(file, key)? {
+                return Ok(false);
+            }
         }
-        if eof {
-            break;
+    }
+
+    /// Reads the next bytes of the part into `buf`, checking the limits:
+    /// false at the end of the part (not of the file).
+    fn fill(&mut self, file: &File, key: FileKey) -> Result<bool, Streamed> {
+        let want = self.end.map_or(READ_SIZE, |end| {
+            usize::try_from(end.saturating_sub(self.pos)).map_or(READ_SIZE, |n| n.min(READ_SIZE))
+        });
+        if want == 0 {
+            return Ok(false);
         }
-        if parsing {
-            buf.drain(..start);
+        if self.parsing {
+            self.buf.drain(..self.start);
         } else {
-            buf.clear();
+            self.buf.clear();
         }
-        start = 0;
-        let filled = buf.len();
-        buf.resize(filled + READ_SIZE, 0);
+        self.start = 0;
+        let filled = self.buf.len();
+        self.buf.resize(filled + want, 0);
         let n = loop {
-            match file.read(buf.get_mut(filled..).unwrap_or_default()) {
+            match file.read_at(self.buf.get_mut(filled..).unwrap_or_default(), self.pos) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -593,31 +752,42 @@ fn stream(
                 }
             }
         };
-        buf.truncate(filled + n);
-        read += n as u64;
-        if read > max_bytes {
+        self.buf.truncate(filled + n);
+        self.pos += n as u64;
+        if self.pos > self.max_bytes {
             return Err(Streamed::Read(
                 Failure::new(Reason::TooLarge, Some(key)).because(format!(
-                    "grew past --status.max-bytes {max_bytes} while being read"
+                    "grew past --status.max-bytes {} while being read",
+                    self.max_bytes
                 )),
             ));
         }
-        if let Some(line) = lines.scan(buf.get(filled..).unwrap_or_default()) {
-            return Err(Streamed::Content(
-                Failure::new(Reason::TooLarge, Some(key)).because(format!(
-                    "line {line} is longer than --status.max-line-bytes {max_line}"
-                )),
+        if let Some(line) = self.lines.scan(self.buf.get(filled..).unwrap_or_default()) {
+            return Err(Streamed::LongLine(
+                Failure::new(Reason::TooLarge, Some(key)),
+                line,
+                self.lines.max,
             ));
         }
-        eof = n == 0;
-        if eof && read == 0 {
+        self.eof = n == 0;
+        if self.eof && self.pos == 0 {
             return Err(Streamed::Content(Failure::new(Reason::Empty, Some(key))));
         }
+        Ok(true)
     }
-    let snap = builder
-        .finish()
-        .map_err(|r| Streamed::Content(Failure::new(Reason::from(r), Some(key))))?;
-    Ok((snap, read))
+
+    /// The snapshot, with `second`'s appended, and the bytes read.
+    fn finish(mut self, key: FileKey, second: Option<Part>) -> Result<(Snapshot, u64), Streamed> {
+        let read = second.as_ref().map_or(self.pos, |p| p.pos);
+        if let Some(second) = second {
+            self.builder.append(second.builder);
+        }
+        let snap = self
+            .builder
+            .finish()
+            .map_err(|r| Streamed::Content(Failure::new(Reason::from(r), Some(key))))?;
+        Ok((snap, read))
+    }
 }
 
 /// Finds the first line longer than a limit in bytes that come in pieces.
@@ -713,6 +883,91 @@ mod tests {
             ..limits
         });
         assert!(s.snapshot.is_none());
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// The outcome of a read, comparable: the snapshot and the bytes read,
+    /// or the failure.
+    fn outcome(r: Result<(Snapshot, u64), Streamed>) -> String {
+        match r {
+            Ok((snap, read)) => format!("{snap:?} {read}"),
+            Err(e) => format!("{:?}", e.failure()),
+        }
+    }
+
+    /// A file read in two parts on two threads gives what one thread gives,
+    /// wherever the cut: the same snapshot and byte count, or the same
+    /// failure.
+    #[test]
+    fn two_parts_read_like_one() {
+        use ovpn_testgen::{Options, Version, generate, render};
+        let mut docs = Vec::new();
+        for version in Version::ALL {
+            for (hostile, ipv6, management) in [
+                (false, false, false),
+                (true, true, false),
+                (true, false, true),
+            ] {
+                let o = Options {
+                    version,
+                    clients: 12,
+                    hostile,
+                    ipv6,
+                    management,
+                    seed: 5,
+                    ..Options::default()
+                };
+                docs.push(render(&generate(&o), &o));
+            }
+        }
+        let v3 = {
+            let o = Options {
+                version: Version::V3,
+                clients: 12,
+                ..Options::default()
+            };
+            render(&generate(&o), &o)
+        };
+        // A line inserted at the line start nearest `at` (a fraction).
+        let with = |at: f64, line: &[u8]| {
+            let mut doc = v3.clone();
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
+            let i = (doc.len() as f64 * at) as usize;
+            let i = i + doc[i..].iter().position(|&b| b == b'\n').unwrap() + 1;
+            doc.splice(i..i, line.iter().copied());
+            doc
+        };
+        let header = v3
+            .split_inclusive(|&b| b == b'\n')
+            .find(|l| l.starts_with(b"HEADER\tCLIENT_LIST"))
+            .unwrap()
+            .to_vec();
+        docs.extend([
+            v3[..v3.len() * 2 / 3].to_vec(),
+            with(0.75, b"CLIENT_LIST\tx\n"),
+            with(0.3, b"END\n"),
+            with(0.3, b"END\nCLIENT_LIST\tx\n"),
+            with(0.4, &header),
+            with(0.4, b"HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tBytes Received\tBytes Sent\tConnected Since\n"),
+            with(0.6, &[b'x'; 2000]),
+            with(0.6, &[&[b'x'; 2000][..], b"\n"].concat()),
+        ]);
+        let path = tmp("parts.status");
+        for doc in &docs {
+            std::fs::write(&path, doc).unwrap();
+            let file = File::open(&path).unwrap();
+            let key = FileKey::of(&file.metadata().unwrap());
+            let limits = (1 << 20, 1000, true);
+            let one = outcome(stream(&file, key, limits, None));
+            for split in memchr::memchr_iter(b'\n', doc).map(|i| i as u64 + 1) {
+                let two = outcome(stream(&file, key, limits, Some(split)));
+                assert!(two == one, "split at {split}:\n{two}\n{one}");
+            }
+        }
         let _ = std::fs::remove_file(&path);
     }
 

@@ -976,7 +976,7 @@ mod tests {
         for (b, t) in table.iter_mut().enumerate() {
             // Mostly long codes, the longest deflate has.
             let len = 15 - (b as u32 * 7) % 15 / 4;
-            *t = ((b as u32 * 2_654_435_761) >> 7 & ((1 << len) - 1)) | len << 16;
+            *t = ((b as u32).wrapping_mul(2_654_435_761) >> 7 & ((1 << len) - 1)) | len << 16;
         }
         let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();
         for room in [0, 4096] {
