@@ -4,13 +4,12 @@
 //! compressed) on several threads and joined in order.
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::hash::FxHashMap;
+use super::hash::{Texts, UniqueTexts};
 use super::privacy::Redactor;
-use super::text::{Exposition, write_label};
+use super::text::{Exposition, escape_label, write_label};
 use super::{Options, SourceRef};
 use crate::collect::Collectors;
 use crate::snapshot::{ClientRef, Snapshot};
@@ -249,16 +248,17 @@ fn sessions_total<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
 
 /// The seed `client` label of every series, escaped, and its counters.
 struct SeedSeries {
-    /// `client="…"` of every series, back to back.
-    labels: String,
-    series: Vec<(Range<usize>, u64, u64)>,
+    /// `client="…"` of every series.
+    labels: Texts,
+    /// Bytes received and sent, by series.
+    counters: Vec<(u64, u64)>,
 }
 
 impl SeedSeries {
     /// Series `i`: its `client="…"` label, bytes received and sent.
-    fn get(&self, i: usize) -> Option<(&str, u64, u64)> {
-        let (r, rx, tx) = self.series.get(i)?;
-        Some((self.labels.get(r.clone()).unwrap_or_default(), *rx, *tx))
+    fn get(&self, i: usize) -> Option<(&[u8], u64, u64)> {
+        let (rx, tx) = self.counters.get(i)?;
+        Some((self.labels.get(i), *rx, *tx))
     }
 }
 
@@ -266,67 +266,50 @@ fn seed_series(sources: &[SourceRef<'_>], red: &Redactor) -> SeedSeries {
     // Colliding labels are summed so that totals stay exact; series come in
     // the order their label first appears. Keyed on the label text itself:
     // different parts can join to the same text (`a` + `b_c`, `a_b` + `c`),
-    // and invalid UTF-8 spellings can read the same. The labels are made
-    // into one arena first, then indexed.
-    let mut arena = String::new();
-    let mut rows: Vec<(Range<usize>, u64, u64)> = Vec::new();
+    // and invalid UTF-8 spellings can read the same. Escaping is one to
+    // one, so the escaped texts are compared.
+    let clients: usize = sources
+        .iter()
+        .filter_map(|s| s.snapshot)
+        .map(Snapshot::client_count)
+        .sum();
+    let mut labels = UniqueTexts::with_capacity(clients, clients * 40);
+    let mut counters: Vec<(u64, u64)> = Vec::with_capacity(clients);
     for s in sources {
         let Some(snap) = s.snapshot else { continue };
-        rows.reserve(snap.client_count());
-        arena.reserve(snap.client_count() * 32);
         for c in snap.clients() {
             let proto = c.protocol().map_or(s.spec.proto.as_str(), |p| p.as_str());
-            let start = arena.len();
-            for (i, part) in [&*red.apply(c.common_name()), c.virtual_address(), proto]
-                .iter()
-                .enumerate()
-            {
-                if i > 0 {
-                    arena.push('_');
+            let out = labels.arena();
+            out.extend_from_slice(b"client=\"");
+            escape_label(out, &red.apply(c.common_name()));
+            out.push(b'_');
+            escape_label(out, c.virtual_address());
+            out.push(b'_');
+            escape_label(out, proto);
+            out.push(b'"');
+            let (rx, tx) = (c.bytes_received(), c.bytes_sent());
+            match labels.end() {
+                (_, true) => counters.push((rx, tx)),
+                (i, false) => {
+                    if let Some(s) = counters.get_mut(i) {
+                        s.0 = s.0.saturating_add(rx);
+                        s.1 = s.1.saturating_add(tx);
+                    }
                 }
-                arena.push_str(part);
-            }
-            rows.push((start..arena.len(), c.bytes_received(), c.bytes_sent()));
-        }
-    }
-    let mut index: FxHashMap<&str, usize> = FxHashMap::default();
-    index.reserve(rows.len());
-    let mut series: Vec<(&str, u64, u64)> = Vec::with_capacity(rows.len());
-    for (range, rx, tx) in rows {
-        let label = arena.get(range).unwrap_or_default();
-        match index.entry(label) {
-            Entry::Occupied(e) => {
-                if let Some(s) = series.get_mut(*e.get()) {
-                    s.1 = s.1.saturating_add(rx);
-                    s.2 = s.2.saturating_add(tx);
-                }
-            }
-            Entry::Vacant(e) => {
-                e.insert(series.len());
-                series.push((label, rx, tx));
             }
         }
     }
-    // Escaped once for both families.
-    let mut written = Vec::with_capacity(arena.len() + series.len() * 12);
-    let series = series
-        .into_iter()
-        .map(|(label, rx, tx)| {
-            let start = written.len();
-            write_label(&mut written, "client", label);
-            (start..written.len(), rx, tx)
-        })
-        .collect();
-    let labels = String::from_utf8(written)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    SeedSeries { labels, series }
+    SeedSeries {
+        labels: labels.done(),
+        counters,
+    }
 }
 
 fn seed_bytes<'a>(seed: SeedSeries) -> [Family<'a>; 2] {
     let seed = Arc::new(seed);
     let counter = |name: &'static str, help: &'static str, pick: fn((u64, u64)) -> u64| {
         let seed = Arc::clone(&seed);
-        Family::each(name, "counter", help, seed.series.len(), move |out, i| {
+        Family::each(name, "counter", help, seed.counters.len(), move |out, i| {
             if let Some((label, rx, tx)) = seed.get(i) {
                 out.sample_with(name, label, &[], pick((rx, tx)));
             }
@@ -485,88 +468,73 @@ where
 /// Clients of all sources, merged by (source, common name, real address).
 struct Merged<'a> {
     first: ClientRef<'a>,
-    /// `source=…,common_name=…,real_address=…`, escaped, in the label
-    /// arena: written once, used by every family.
-    labels: Range<usize>,
     rx: u64,
     tx: u64,
     since: Option<u64>,
 }
 
-/// The merged clients and their label arena, shared by the per-client
-/// families.
+/// The merged clients and their labels, shared by the per-client families.
 struct PerClient<'a> {
     merged: Vec<Merged<'a>>,
-    /// Whole escaped `key="value"` pairs.
-    arena: String,
+    /// `source=…,common_name=…,real_address=…` of each merged client,
+    /// escaped: written once, used by every family.
+    labels: Texts,
     red: Arc<Redactor>,
 }
 
 impl<'a> PerClient<'a> {
+    /// Merged by the label text: escaping is one to one, and a `"` ends
+    /// each value, so equal texts are equal (source, common name, real
+    /// address).
     fn new(sources: &[SourceRef<'a>], red: Arc<Redactor>) -> Self {
-        let mut arena = Vec::new();
-        let merged = merge(sources, &red, &mut arena);
-        // The arena holds whole escaped `key="value"` pairs of valid UTF-8.
-        let arena = String::from_utf8(arena)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        PerClient { merged, arena, red }
-    }
-
-    fn row(&self, i: usize) -> Option<(&Merged<'a>, &str)> {
-        let m = self.merged.get(i)?;
-        Some((m, self.arena.get(m.labels.clone()).unwrap_or_default()))
-    }
-}
-
-fn merge<'a>(sources: &[SourceRef<'a>], red: &Redactor, labels: &mut Vec<u8>) -> Vec<Merged<'a>> {
-    let mut out: Vec<Merged<'a>> = Vec::new();
-    for source in sources {
-        let Some(snap) = source.snapshot else {
-            continue;
-        };
-        out.reserve(snap.client_count());
+        let clients: usize = sources
+            .iter()
+            .filter_map(|s| s.snapshot)
+            .map(Snapshot::client_count)
+            .sum();
         // About what three labels of a generated client take.
-        labels.reserve(snap.client_count() * 80);
-        let mut index: FxHashMap<(Cow<'a, str>, Cow<'a, str>), usize> = FxHashMap::default();
-        index.reserve(snap.client_count());
-        for client in snap.clients() {
-            let key = (
-                red.apply(client.common_name()),
-                red.apply(client.real_address()),
-            );
-            match index.entry(key) {
-                Entry::Occupied(e) => {
-                    let Some(m) = out.get_mut(*e.get()) else {
-                        continue;
-                    };
-                    m.rx = m.rx.saturating_add(client.bytes_received());
-                    m.tx = m.tx.saturating_add(client.bytes_sent());
-                    m.since = match (m.since, client.connected_since_unix()) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                }
-                Entry::Vacant(e) => {
-                    let (cn, real_address) = e.key();
-                    let start = labels.len();
-                    write_label(labels, "source", &source.spec.name);
-                    labels.push(b',');
-                    write_label(labels, "common_name", cn);
-                    labels.push(b',');
-                    write_label(labels, "real_address", real_address);
-                    e.insert(out.len());
-                    out.push(Merged {
+        let mut labels = UniqueTexts::with_capacity(clients, clients * 80);
+        let mut merged: Vec<Merged<'a>> = Vec::with_capacity(clients);
+        for source in sources {
+            let Some(snap) = source.snapshot else {
+                continue;
+            };
+            for client in snap.clients() {
+                let out = labels.arena();
+                write_label(out, "source", &source.spec.name);
+                out.push(b',');
+                write_label(out, "common_name", &red.apply(client.common_name()));
+                out.push(b',');
+                write_label(out, "real_address", &red.apply(client.real_address()));
+                match labels.end() {
+                    (_, true) => merged.push(Merged {
                         first: client,
-                        labels: start..labels.len(),
                         rx: client.bytes_received(),
                         tx: client.bytes_sent(),
                         since: client.connected_since_unix(),
-                    });
+                    }),
+                    (i, false) => {
+                        let Some(m) = merged.get_mut(i) else { continue };
+                        m.rx = m.rx.saturating_add(client.bytes_received());
+                        m.tx = m.tx.saturating_add(client.bytes_sent());
+                        m.since = match (m.since, client.connected_since_unix()) {
+                            (Some(a), Some(b)) => Some(a.min(b)),
+                            (a, b) => a.or(b),
+                        };
+                    }
                 }
             }
         }
+        PerClient {
+            merged,
+            labels: labels.done(),
+            red,
+        }
     }
-    out
+
+    fn row(&self, i: usize) -> Option<(&Merged<'a>, &[u8])> {
+        Some((self.merged.get(i)?, self.labels.get(i)))
+    }
 }
 
 fn per_client_families(pc: PerClient<'_>) -> [Family<'_>; 4] {

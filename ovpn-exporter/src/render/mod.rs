@@ -247,6 +247,69 @@ mod tests {
         out.into_bytes()
     }
 
+    /// Rows with the same common name and real address are one series:
+    /// counters summed, the earliest connection time; the seed series are
+    /// keyed on their own label, so a row with another real address but
+    /// the same virtual address joins that one.
+    #[test]
+    fn merged_rows_sum_counters_and_keep_the_earliest_time() {
+        let doc = b"TITLE\tOpenVPN 2.6.14\nTIME\tx\t1\n\
+HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\t\
+Bytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\t\
+Client ID\tPeer ID\tData Channel Cipher\n\
+CLIENT_LIST\ta\t192.0.2.1:1\t10.8.0.2\t\t1\t10\tx\t500\tUNDEF\t0\t0\tAES-256-GCM\n\
+CLIENT_LIST\tb\t192.0.2.9:1\t10.8.0.3\t\t7\t70\tx\t100\tUNDEF\t1\t1\tAES-256-GCM\n\
+CLIENT_LIST\ta\t192.0.2.1:1\t10.8.0.2\t\t2\t20\tx\t300\tUNDEF\t2\t2\tAES-256-GCM\n\
+CLIENT_LIST\ta\t192.0.2.1:2\t10.8.0.2\t\t4\t40\tx\t400\tUNDEF\t3\t3\tAES-256-GCM\n\
+END\n";
+        let states = vec![SourceState {
+            spec: SourceSpec::new("udp", "/run/udp.status".into()),
+            up: true,
+            errors: [0; crate::source::Reason::ALL.len()],
+            snapshot: Some(Arc::new(Snapshot::parse(doc, false).expect("complete"))),
+        }];
+        let opts = Options {
+            client_metrics: true,
+            kumina_names: false,
+            collectors: Collectors::ALL,
+            privacy: privacy::Privacy::Keep,
+        };
+        let text = String::from_utf8(whole(&states, opts)).unwrap();
+        let lines = |family: &str| -> Vec<&str> {
+            text.lines()
+                .filter(|l| l.starts_with(family) && l[family.len()..].starts_with('{'))
+                .collect()
+        };
+        let a1 = r#"{source="udp",common_name="a",real_address="192.0.2.1:1"}"#;
+        let a2 = r#"{source="udp",common_name="a",real_address="192.0.2.1:2"}"#;
+        let b = r#"{source="udp",common_name="b",real_address="192.0.2.9:1"}"#;
+        let family = "ovpn_client_connected_since_seconds";
+        assert_eq!(
+            lines(family),
+            [
+                format!("{family}{a1} 300"),
+                format!("{family}{b} 100"),
+                format!("{family}{a2} 400")
+            ]
+        );
+        let family = "ovpn_client_sent_bytes_total";
+        assert_eq!(
+            lines(family),
+            [
+                format!("{family}{a1} 30"),
+                format!("{family}{b} 70"),
+                format!("{family}{a2} 40")
+            ]
+        );
+        assert_eq!(
+            lines("ovpn_bytes_in_total"),
+            [
+                r#"ovpn_bytes_in_total{client="a_10.8.0.2_udp"} 7"#,
+                r#"ovpn_bytes_in_total{client="b_10.8.0.3_udp"} 7"#,
+            ]
+        );
+    }
+
     #[test]
     fn pieces_join_to_the_whole_document() {
         let states = vec![

@@ -69,7 +69,7 @@ impl Exposition {
 
     /// One sample line; label values are escaped.
     pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl Into<Value>) {
-        self.sample_with(name, "", labels, value);
+        self.sample_with(name, b"", labels, value);
     }
 
     /// One sample line whose first labels are `written`, label text made
@@ -78,14 +78,14 @@ impl Exposition {
     pub fn sample_with(
         &mut self,
         name: &str,
-        written: &str,
+        written: &[u8],
         labels: &[(&str, &str)],
         value: impl Into<Value>,
     ) {
         self.buf.extend_from_slice(name.as_bytes());
         if !(written.is_empty() && labels.is_empty()) {
             self.buf.push(b'{');
-            self.buf.extend_from_slice(written.as_bytes());
+            self.buf.extend_from_slice(written);
             for (i, (k, v)) in labels.iter().enumerate() {
                 if i > 0 || !written.is_empty() {
                     self.buf.push(b',');
