@@ -102,8 +102,8 @@ impl Encoder {
         }
         // An empty stored block: the sync flush that aligns the end.
         w.put(0, 3);
-        w.bytes(&[0, 0, 0xff, 0xff]);
-        w.finish();
+        w.align();
+        w.out.extend_from_slice(&[0, 0, 0xff, 0xff]);
     }
 
     /// Tokenizes `text` line by line, writing a block whenever enough
@@ -147,7 +147,7 @@ impl Encoder {
         if bits < stored_bits(text.len()) {
             // The block's size (give or take the bits pending and the codes
             // of unused symbols), and a word of slack.
-            w.room(bits / 8 + 16);
+            w.out.reserve(bits / 8 + 16);
             block.write(w, text, &self.tokens);
         } else {
             stored(w, text);
@@ -316,12 +316,14 @@ fn stored_bits(n: usize) -> usize {
 
 /// `text` as stored (uncompressed) blocks, none final.
 fn stored(w: &mut Bits<'_>, text: &[u8]) {
+    w.out.reserve(stored_bits(text.len()) / 8 + 1);
     for part in text.chunks(65_535) {
         let len = u16::try_from(part.len()).unwrap_or(u16::MAX);
         w.put(0, 3);
-        w.bytes(&len.to_le_bytes());
-        w.bytes(&(!len).to_le_bytes());
-        w.bytes(part);
+        w.align();
+        w.out.extend_from_slice(&len.to_le_bytes());
+        w.out.extend_from_slice(&(!len).to_le_bytes());
+        w.out.extend_from_slice(part);
     }
 }
 
@@ -599,57 +601,15 @@ fn huffman_lengths<const N: usize>(freq: &[u32; N], max: u8) -> [u8; N] {
 }
 
 /// Writes bits least significant first, as deflate packs them.
-///
-/// The bits wait in a 64-bit buffer; every store writes the whole buffer
-/// as one word at the write position, which then moves past the bytes
-/// completed. `out` is lengthened ahead of the position ([`Bits::room`]),
-/// and cut back to it by [`Bits::finish`].
 struct Bits<'a> {
     out: &'a mut Vec<u8>,
-    /// Bytes of `out` complete; what lies beyond is room.
-    pos: usize,
     acc: u64,
-    /// Bits waiting in `acc`: fewer than 8 between calls.
     n: u32,
 }
 
 impl<'a> Bits<'a> {
     fn new(out: &'a mut Vec<u8>) -> Self {
-        let pos = out.len();
-        Bits {
-            out,
-            pos,
-            acc: 0,
-            n: 0,
-        }
-    }
-
-    /// Makes room for `bytes` more bytes, so that stores need not grow
-    /// `out` one by one.
-    fn room(&mut self, bytes: usize) {
-        let need = self.pos + bytes + 8;
-        if self.out.len() < need {
-            self.out.resize(need, 0);
-        }
-    }
-
-    /// Stores the buffer and keeps only the bits of its incomplete byte.
-    #[inline]
-    fn store(&mut self) {
-        let word = self.acc.to_le_bytes();
-        if let Some(w) = self.out.get_mut(self.pos..self.pos + 8) {
-            w.copy_from_slice(&word);
-        } else {
-            // More than [`Bits::room`] was asked for: not in this encoder,
-            // but never a lost bit either.
-            self.out.truncate(self.pos);
-            self.out.extend_from_slice(&word);
-        }
-        let whole = self.n / 8;
-        self.pos += whole as usize;
-        // At most 7 whole bytes: `n` stays under 64.
-        self.acc >>= whole * 8;
-        self.n -= whole * 8;
+        Bits { out, acc: 0, n: 0 }
     }
 
     /// The low `n` bits of `v` (at most 32; the rest of `v` is 0).
@@ -657,51 +617,37 @@ impl<'a> Bits<'a> {
     fn put(&mut self, v: u64, n: u32) {
         self.acc |= v << self.n;
         self.n += n;
-        self.store();
+        if self.n >= 32 {
+            self.out.extend_from_slice(&(self.acc as u32).to_le_bytes());
+            self.acc >>= 32;
+            self.n -= 32;
+        }
     }
 
     /// Each byte of `bytes` as the code `table` gives (code in the low 16
-    /// bits, length above, at most 15 bits), three codes per store.
+    /// bits, length above), with the bit buffer kept in registers.
     #[inline]
     fn literals(&mut self, bytes: &[u8], table: &[u32; 256]) {
-        let mut threes = bytes.chunks_exact(3);
-        for three in &mut threes {
-            // 7 + 3 × 15 bits fit in the buffer.
-            for &b in three {
-                let c = table[usize::from(b)];
-                self.acc |= u64::from(c & 0xffff) << self.n;
-                self.n += c >> 16;
-            }
-            self.store();
-        }
-        for &b in threes.remainder() {
+        let (mut acc, mut n) = (self.acc, self.n);
+        for &b in bytes {
             let c = table[usize::from(b)];
-            self.put(u64::from(c & 0xffff), c >> 16);
+            acc |= u64::from(c & 0xffff) << n;
+            n += c >> 16;
+            if n >= 32 {
+                self.out.extend_from_slice(&(acc as u32).to_le_bytes());
+                acc >>= 32;
+                n -= 32;
+            }
         }
+        (self.acc, self.n) = (acc, n);
     }
 
-    /// Pads with zero bits to a byte boundary.
+    /// Pads with zero bits to a byte boundary and writes what is left.
     fn align(&mut self) {
-        if self.n > 0 {
-            self.store();
-            self.pos += 1;
-            self.acc = 0;
-            self.n = 0;
-        }
-    }
-
-    /// Appends bytes after padding to a byte boundary.
-    fn bytes(&mut self, bytes: &[u8]) {
-        self.align();
-        self.out.truncate(self.pos);
-        self.out.extend_from_slice(bytes);
-        self.pos = self.out.len();
-    }
-
-    /// Pads to a byte boundary and cuts `out` back to what was written.
-    fn finish(mut self) {
-        self.align();
-        self.out.truncate(self.pos);
+        let bytes = self.n.div_ceil(8) as usize;
+        self.out.extend_from_slice(&self.acc.to_le_bytes()[..bytes]);
+        self.acc = 0;
+        self.n = 0;
     }
 }
 
@@ -968,8 +914,8 @@ mod tests {
         check(&[&text]);
     }
 
-    /// The word-at-a-time bit writer against one bit at a time, with and
-    /// without room made ahead, after bytes already in the buffer.
+    /// The bit writer against one bit at a time, codes of up to 15 bits,
+    /// after bytes already in the buffer.
     #[test]
     fn bits_pack_like_one_bit_at_a_time() {
         let mut table = [0u32; 256];
@@ -979,35 +925,32 @@ mod tests {
             *t = ((b as u32).wrapping_mul(2_654_435_761) >> 7 & ((1 << len) - 1)) | len << 16;
         }
         let bytes: Vec<u8> = (0..1000u32).map(|i| (i * 31 % 251) as u8).collect();
-        for room in [0, 4096] {
-            let mut out = vec![0xaa, 0xbb];
-            let mut expected = Vec::new();
-            let mut bit = 0;
-            let mut push = |v: u64, n: u32| {
-                for k in 0..n {
-                    if bit % 8 == 0 {
-                        expected.push(0u8);
-                    }
-                    *expected.last_mut().unwrap() |= (((v >> k) & 1) as u8) << (bit % 8);
-                    bit += 1;
+        let mut out = vec![0xaa, 0xbb];
+        let mut expected = Vec::new();
+        let mut bit = 0;
+        let mut push = |v: u64, n: u32| {
+            for k in 0..n {
+                if bit % 8 == 0 {
+                    expected.push(0u8);
                 }
-            };
-            let mut w = Bits::new(&mut out);
-            w.room(room);
-            for (i, chunk) in bytes.chunks(7).enumerate() {
-                w.put(i as u64 & 0x1f, 5);
-                push(i as u64 & 0x1f, 5);
-                w.literals(chunk, &table);
-                for &b in chunk {
-                    push(
-                        u64::from(table[usize::from(b)] & 0xffff),
-                        table[usize::from(b)] >> 16,
-                    );
-                }
+                *expected.last_mut().unwrap() |= (((v >> k) & 1) as u8) << (bit % 8);
+                bit += 1;
             }
-            w.finish();
-            assert_eq!(out[..2], [0xaa, 0xbb]);
-            assert!(out[2..] == expected[..], "room {room}");
+        };
+        let mut w = Bits::new(&mut out);
+        for (i, chunk) in bytes.chunks(7).enumerate() {
+            w.put(i as u64 & 0x1f, 5);
+            push(i as u64 & 0x1f, 5);
+            w.literals(chunk, &table);
+            for &b in chunk {
+                push(
+                    u64::from(table[usize::from(b)] & 0xffff),
+                    table[usize::from(b)] >> 16,
+                );
+            }
         }
+        w.align();
+        assert_eq!(out[..2], [0xaa, 0xbb]);
+        assert!(out[2..] == expected[..]);
     }
 }
