@@ -162,11 +162,7 @@ pub fn families<'a>(sources: &'a [SourceRef<'a>], opts: Options) -> Vec<Family<'
 /// The seed series and the merged clients, side by side on two threads
 /// when there are enough clients to pay for one.
 fn prepare<'a>(sources: &[SourceRef<'a>], red: &Arc<Redactor>) -> (SeedSeries, PerClient<'a>) {
-    let clients: usize = sources
-        .iter()
-        .filter_map(|s| s.snapshot)
-        .map(Snapshot::client_count)
-        .sum();
+    let clients = client_count(sources);
     if clients < 10_000 {
         return (
             seed_series(sources, red),
@@ -180,6 +176,15 @@ fn prepare<'a>(sources: &[SourceRef<'a>], red: &Arc<Redactor>) -> (SeedSeries, P
         let seed = seed.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
         (seed, per_client)
     })
+}
+
+/// Client-list rows over all sources.
+fn client_count(sources: &[SourceRef<'_>]) -> usize {
+    sources
+        .iter()
+        .filter_map(|s| s.snapshot)
+        .map(Snapshot::client_count)
+        .sum()
 }
 
 /// Writes every family for `sources`, in one piece.
@@ -236,12 +241,7 @@ fn sessions_total<'a>(sources: &'a [SourceRef<'a>]) -> Family<'a> {
         "gauge",
         "Connected clients summed over all sources (seed exporter).",
         move |out| {
-            let n: usize = sources
-                .iter()
-                .filter_map(|s| s.snapshot)
-                .map(Snapshot::client_count)
-                .sum();
-            out.sample("ovpn_sessions_total", &[], n as u64);
+            out.sample("ovpn_sessions_total", &[], client_count(sources) as u64);
         },
     )
 }
@@ -268,11 +268,7 @@ fn seed_series(sources: &[SourceRef<'_>], red: &Redactor) -> SeedSeries {
     // different parts can join to the same text (`a` + `b_c`, `a_b` + `c`),
     // and invalid UTF-8 spellings can read the same. Escaping is one to
     // one, so the escaped texts are compared.
-    let clients: usize = sources
-        .iter()
-        .filter_map(|s| s.snapshot)
-        .map(Snapshot::client_count)
-        .sum();
+    let clients = client_count(sources);
     let mut labels = UniqueTexts::with_capacity(clients, clients * 40);
     let mut counters: Vec<(u64, u64)> = Vec::with_capacity(clients);
     for s in sources {
@@ -487,11 +483,7 @@ impl<'a> PerClient<'a> {
     /// each value, so equal texts are equal (source, common name, real
     /// address).
     fn new(sources: &[SourceRef<'a>], red: Arc<Redactor>) -> Self {
-        let clients: usize = sources
-            .iter()
-            .filter_map(|s| s.snapshot)
-            .map(Snapshot::client_count)
-            .sum();
+        let clients = client_count(sources);
         // About what three labels of a generated client take.
         let mut labels = UniqueTexts::with_capacity(clients, clients * 80);
         let mut merged: Vec<Merged<'a>> = Vec::with_capacity(clients);
