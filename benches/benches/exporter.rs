@@ -61,8 +61,9 @@ fn exporter(c: &mut Criterion) {
             },
         );
         // The plain text, for scrapers that do not ask for gzip.
-        let gz =
-            Rendered::new(sources.clone(), exporter_options(true), "vpn".into()).metrics_gzip();
+        let gz = Rendered::new(sources.clone(), exporter_options(true), "vpn".into())
+            .metrics_gzip()
+            .to_vec();
         g.bench_with_input(BenchmarkId::new("inflate", clients), &gz, |b, gz| {
             b.iter(|| {
                 let mut out = Vec::new();

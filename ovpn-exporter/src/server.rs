@@ -1,15 +1,16 @@
 //! The HTTP server: hyper 1 over tokio, a handful of routes, each serving
-//! a shared `Bytes`, behind the checks in [`crate::web`]: allow-list, TLS,
-//! basic auth and per-connection limits.
+//! shared `Bytes` (the gzip exposition as its parts), behind the checks in
+//! [`crate::web`]: allow-list, TLS, basic auth and per-connection limits.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::header::{
     ACCEPT_ENCODING, ALLOW, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY,
     WWW_AUTHENTICATE,
@@ -23,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::collect::Collectors;
-use crate::render::Rendered;
+use crate::render::{Rendered, gzip};
 use crate::state::Exporter;
 use crate::web::access::Access;
 use crate::web::auth::Credentials;
@@ -146,7 +147,7 @@ impl App {
     }
 
     /// Every request: the handler, with a panic turned into a 500.
-    async fn respond(&self, req: Request<Incoming>, peer: IpAddr) -> Response<Full<Bytes>> {
+    async fn respond(&self, req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
         let path = req.uri().path().to_owned();
         if let Ok(resp) = CatchUnwind::new(self.handle(req, peer)).await {
             return resp;
@@ -156,7 +157,7 @@ impl App {
         plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
     }
 
-    async fn handle(&self, req: Request<Incoming>, peer: IpAddr) -> Response<Full<Bytes>> {
+    async fn handle(&self, req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
         if !self.settings.access.allows(peer, req.headers()) {
             self.stats.deny(Denial::AllowList);
             tracing::debug!(%peer, "denied by --web.allow");
@@ -215,7 +216,7 @@ impl App {
         }
     }
 
-    async fn metrics(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    async fn metrics(&self, req: &Request<Incoming>) -> Response<Body> {
         let collectors = match Collectors::from_query(req.uri().query()) {
             Ok(c) => c,
             Err(e) => {
@@ -232,14 +233,17 @@ impl App {
         let gzip = accepts_gzip(req);
         // The gzip copy is made with the rendering; the plain text is
         // inflated from it on the first request that wants it.
-        let body = if gzip {
-            r.metrics_gzip()
+        let mut resp = if gzip {
+            let mut resp = Response::new(Body::Parts(r.metrics_gzip(), 0));
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));
+            resp
         } else {
-            tokio::task::spawn_blocking(move || r.metrics())
+            let body = tokio::task::spawn_blocking(move || r.metrics())
                 .await
-                .unwrap_or_default()
+                .unwrap_or_default();
+            response(StatusCode::OK, TEXT_FORMAT, body)
         };
-        let mut resp = response(StatusCode::OK, TEXT_FORMAT, body);
         resp.headers_mut()
             .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
         if gzip {
@@ -290,15 +294,15 @@ fn landing(telemetry: &str, sessions: bool) -> String {
     )
 }
 
-fn response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
-    let mut resp = Response::new(Full::new(body));
+fn response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
+    let mut resp = Response::new(Body::Whole(Some(body)));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 
-fn plain(status: StatusCode, msg: &'static str) -> Response<Full<Bytes>> {
+fn plain(status: StatusCode, msg: &'static str) -> Response<Body> {
     response(
         status,
         "text/plain; charset=utf-8",
@@ -454,6 +458,51 @@ impl Connection {
         if let Err(e) = self.watcher.watch(conn).await {
             tracing::debug!(peer = %self.peer, error = %e, "connection error");
         }
+    }
+}
+
+/// A response body: one buffer, or a gzip member sent part by part as it
+/// is shared, never joined into one buffer.
+#[derive(Debug)]
+pub enum Body {
+    /// One buffer (taken when sent).
+    Whole(Option<Bytes>),
+    /// The member and how many of its parts were sent.
+    Parts(gzip::Member, usize),
+}
+
+impl hyper::body::Body for Body {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let next = match self.get_mut() {
+            Body::Whole(b) => b.take(),
+            Body::Parts(m, sent) => {
+                let part = m.parts().get(*sent).cloned();
+                *sent += 1;
+                part
+            }
+        };
+        Poll::Ready(next.map(|b| Ok(Frame::data(b))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Whole(b) => b.is_none(),
+            Body::Parts(m, sent) => *sent >= m.parts().len(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let left = match self {
+            Body::Whole(b) => b.as_ref().map_or(0, Bytes::len),
+            Body::Parts(m, sent) => m.parts().iter().skip(*sent).map(Bytes::len).sum(),
+        };
+        SizeHint::with_exact(left as u64)
     }
 }
 

@@ -391,6 +391,9 @@ fn endpoints_landing_prom_gzip_and_404() {
     assert_eq!(e.get("ovpn_sessions_total", &[]), Some(6.0));
     let gz = server.get_with("/m", &[("accept-encoding", "deflate, gzip;q=0.8")]);
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    // Sent part by part, with its whole length announced.
+    let len = gz.body.len().to_string();
+    assert_eq!(gz.header("content-length"), Some(len.as_str()));
     let mut text = String::new();
     flate2::read::GzDecoder::new(&gz.body[..])
         .read_to_string(&mut text)

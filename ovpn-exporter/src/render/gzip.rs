@@ -14,13 +14,16 @@
 //! first member.
 //!
 //! The plain text is never held whole, only one piece per thread: beyond
-//! what the pieces are written from, memory holds the compressed pieces
-//! (in one buffer per thread, then once more while they are joined) and a
-//! few MiB.
+//! what the pieces are written from, memory holds the compressed pieces,
+//! in one buffer per thread, and a few MiB. The member is served from
+//! those buffers as they are ([`Member`]), never joined into one.
 
+use std::io::Read;
 use std::ops::Range;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bytes::Bytes;
 use flate2::Crc;
 
 use super::deflate::Encoder;
@@ -52,20 +55,116 @@ impl Deflated {
         self.len
     }
 
-    /// The gzip member.
-    pub fn into_gzip(self) -> Vec<u8> {
-        let size: usize = self.order.iter().map(|(_, r)| r.len()).sum();
-        let mut out = Vec::with_capacity(HEADER.len() + size + LAST_BLOCK.len() + 8);
-        out.extend_from_slice(&HEADER);
-        for (o, r) in &self.order {
-            // Made by `compress` from these outputs: a missing part would
-            // be a bug, never a member with a bad CRC.
-            out.extend_from_slice(&self.outputs[*o][r.clone()]);
+    /// The gzip member, in parts: nothing is copied.
+    pub fn into_member(self) -> Member {
+        let outputs: Vec<Bytes> = self
+            .outputs
+            .into_iter()
+            .map(|mut o| {
+                o.shrink_to_fit();
+                Bytes::from(o)
+            })
+            .collect();
+        let mut parts = Vec::with_capacity(self.order.len() + 2);
+        parts.push(Bytes::from_static(&HEADER));
+        // Consecutive pieces that one thread deflated one after the other
+        // make one part.
+        let mut run: Option<(usize, Range<usize>)> = None;
+        for (o, r) in self.order {
+            match &mut run {
+                Some((ro, rr)) if *ro == o && rr.end == r.start => rr.end = r.end,
+                _ => {
+                    parts.extend(run.replace((o, r)).and_then(|(o, r)| slice(&outputs, o, r)));
+                }
+            }
         }
-        out.extend_from_slice(&LAST_BLOCK);
-        out.extend_from_slice(&self.crc.sum().to_le_bytes());
-        out.extend_from_slice(&self.crc.amount().to_le_bytes());
+        parts.extend(run.and_then(|(o, r)| slice(&outputs, o, r)));
+        let mut trailer = LAST_BLOCK.to_vec();
+        trailer.extend_from_slice(&self.crc.sum().to_le_bytes());
+        trailer.extend_from_slice(&self.crc.amount().to_le_bytes());
+        parts.push(Bytes::from(trailer));
+        let len = parts.iter().map(Bytes::len).sum();
+        Member {
+            parts: parts.into(),
+            len,
+        }
+    }
+}
+
+/// Part `r` of output `o`. Made by `compress` from these outputs: a
+/// missing part would be a bug, never a member with a bad CRC.
+fn slice(outputs: &[Bytes], o: usize, r: Range<usize>) -> Option<Bytes> {
+    let out = outputs.get(o)?;
+    assert!(r.end <= out.len(), "a piece outside its thread's output");
+    Some(out.slice(r))
+}
+
+/// A gzip member in parts that join to it: the header, the pieces' deflate
+/// output (slices of the threads' buffers) and the trailer. A clone shares
+/// every part: serving it copies nothing, and the member is never joined.
+#[derive(Clone, Debug, Default)]
+pub struct Member {
+    parts: Arc<[Bytes]>,
+    len: usize,
+}
+
+impl Member {
+    /// The parts, in order.
+    pub fn parts(&self) -> &[Bytes] {
+        &self.parts
+    }
+
+    /// The member's length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True for no bytes at all (only the default member).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The member in one buffer.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        for p in self.parts.iter() {
+            out.extend_from_slice(p);
+        }
         out
+    }
+
+    /// Reads the member from its parts.
+    pub fn reader(&self) -> impl Read + '_ {
+        PartsReader {
+            parts: &self.parts,
+            at: 0,
+        }
+    }
+}
+
+/// Reads a list of parts as one stream.
+struct PartsReader<'a> {
+    parts: &'a [Bytes],
+    /// Bytes of the first part already read.
+    at: usize,
+}
+
+impl Read for PartsReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some((first, rest)) = self.parts.split_first() {
+            let left = first.get(self.at..).unwrap_or_default();
+            if left.is_empty() {
+                (self.parts, self.at) = (rest, 0);
+                continue;
+            }
+            let n = left.len().min(buf.len());
+            buf.get_mut(..n)
+                .unwrap_or_default()
+                .copy_from_slice(left.get(..n).unwrap_or_default());
+            self.at += n;
+            return Ok(n);
+        }
+        Ok(0)
     }
 }
 
@@ -166,7 +265,6 @@ pub fn compress(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read as _;
 
     fn gunzip_single_member(gz: &[u8]) -> Vec<u8> {
         // GzDecoder (not MultiGzDecoder) reads exactly one member, as
@@ -204,7 +302,21 @@ mod tests {
                 |buf| buf.extend_from_slice(b"tail\n"),
             );
             assert_eq!(deflated.plain_len(), plain.len() + 5);
-            let gz = deflated.into_gzip();
+            let member = deflated.into_member();
+            let gz = member.to_vec();
+            assert_eq!(gz.len(), member.len());
+            let mut read = Vec::new();
+            // Through the reader, a few bytes at a time across parts.
+            let mut r = member.reader();
+            let mut buf = [0; 7];
+            loop {
+                let n = r.read(&mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                read.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(read, gz);
             let mut expected = plain.clone();
             expected.extend_from_slice(b"tail\n");
             assert_eq!(
@@ -239,7 +351,8 @@ mod tests {
             |i, buf| buf.extend_from_slice(chunks[i]),
             |_| {},
         )
-        .into_gzip();
+        .into_member()
+        .to_vec();
         let mut child = std::process::Command::new("gzip")
             .arg("-dc")
             .stdin(std::process::Stdio::piped())

@@ -117,7 +117,7 @@ fn pieces(families: &[exposition::Family<'_>], rows: usize) -> Vec<Vec<(usize, R
 #[derive(Debug)]
 pub struct Rendered {
     /// The exposition, gzip-compressed: what Prometheus asks for.
-    gzip: Bytes,
+    gzip: gzip::Member,
     /// The exposition's length.
     plain_len: usize,
     plain: OnceLock<Bytes>,
@@ -173,7 +173,7 @@ impl Rendered {
         };
         Rendered {
             plain_len: deflated.plain_len(),
-            gzip: Bytes::from(deflated.into_gzip()),
+            gzip: deflated.into_member(),
             plain: OnceLock::new(),
             sessions: OnceLock::new(),
             states,
@@ -182,8 +182,8 @@ impl Rendered {
         }
     }
 
-    /// The exposition, gzip-compressed.
-    pub fn metrics_gzip(&self) -> Bytes {
+    /// The exposition, gzip-compressed, in parts (sharing them).
+    pub fn metrics_gzip(&self) -> gzip::Member {
         self.gzip.clone()
     }
 
@@ -195,7 +195,9 @@ impl Rendered {
                 // What `gzip::compress` wrote always inflates (tests and a
                 // fuzz target check it): a failure is a bug, and says so
                 // rather than serving a truncated exposition quietly.
-                if let Err(e) = flate2::read::GzDecoder::new(&self.gzip[..]).read_to_end(&mut out) {
+                if let Err(e) =
+                    flate2::read::GzDecoder::new(self.gzip.reader()).read_to_end(&mut out)
+                {
                     tracing::error!(error = %e, "the exposition's gzip copy does not inflate");
                     debug_assert!(false, "the exposition's gzip copy does not inflate: {e}");
                 }
