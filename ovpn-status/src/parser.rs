@@ -235,8 +235,9 @@ impl Parser {
     }
 
     /// True when `self` and `other` parse what follows them the same way:
-    /// the same format, section and table columns, and no error, wherever
-    /// each of them is in its input. Their positions may differ.
+    /// the same format, section and table columns, no error, and neither
+    /// holding part of a line from an earlier call, wherever each of them is
+    /// in its input. Their positions may differ.
     ///
     /// This is what parsing one document in parts needs: a copy of the
     /// parser made at a line start early in the document parses a later
@@ -297,6 +298,9 @@ impl Parser {
             && self.routes == other.routes
             && self.failed.is_none()
             && other.failed.is_none()
+            // Neither is in the middle of a line it has seen part of.
+            && self.scanned == 0
+            && other.scanned == 0
     }
 
     /// Parses the next record from `input`, the bytes not consumed so far.

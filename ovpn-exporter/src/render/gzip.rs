@@ -55,7 +55,8 @@ impl Deflated {
         self.len
     }
 
-    /// The gzip member, in parts: nothing is copied.
+    /// The gzip member, in parts: the threads' outputs are not copied into
+    /// one buffer.
     pub fn into_member(self) -> Member {
         let outputs: Vec<Bytes> = self
             .outputs
@@ -74,11 +75,11 @@ impl Deflated {
             match &mut run {
                 Some((ro, rr)) if *ro == o && rr.end == r.start => rr.end = r.end,
                 _ => {
-                    parts.extend(run.replace((o, r)).and_then(|(o, r)| slice(&outputs, o, r)));
+                    parts.extend(run.replace((o, r)).map(|(o, r)| slice(&outputs, o, r)));
                 }
             }
         }
-        parts.extend(run.and_then(|(o, r)| slice(&outputs, o, r)));
+        parts.extend(run.map(|(o, r)| slice(&outputs, o, r)));
         let mut trailer = LAST_BLOCK.to_vec();
         trailer.extend_from_slice(&self.crc.sum().to_le_bytes());
         trailer.extend_from_slice(&self.crc.amount().to_le_bytes());
@@ -92,11 +93,15 @@ impl Deflated {
 }
 
 /// Part `r` of output `o`. Made by `compress` from these outputs: a
-/// missing part would be a bug, never a member with a bad CRC.
-fn slice(outputs: &[Bytes], o: usize, r: Range<usize>) -> Option<Bytes> {
-    let out = outputs.get(o)?;
-    assert!(r.end <= out.len(), "a piece outside its thread's output");
-    Some(out.slice(r))
+/// missing part would be a bug, and panics rather than make a member with
+/// a bad CRC.
+fn slice(outputs: &[Bytes], o: usize, r: Range<usize>) -> Bytes {
+    let out = outputs.get(o);
+    assert!(
+        out.is_some_and(|out| r.end <= out.len()),
+        "a piece outside the threads' outputs"
+    );
+    out.map(|out| out.slice(r)).unwrap_or_default()
 }
 
 /// A gzip member in parts that join to it: the header, the pieces' deflate
