@@ -13,7 +13,7 @@
 //! both lines, keeping an equal tail, so the label names after a value of
 //! another length still match. Any text is encoded correctly; text shaped
 //! otherwise only compresses less. Each piece becomes one or more blocks
-//! (one per [`BLOCK_TOKENS`] tokens), each with its own Huffman codes or
+//! (one per 32,768 tokens), each with its own Huffman codes or
 //! stored when that is smaller, and ends on a byte boundary (a sync
 //! flush), so that pieces can be joined.
 
