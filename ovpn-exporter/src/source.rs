@@ -426,8 +426,7 @@ fn open_error(path: &std::path::Path, e: &std::io::Error) -> String {
 }
 
 fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
-    let (max_bytes, max_line, keep_routes) =
-        (limits.max_bytes, limits.max_line_bytes, limits.keep_routes);
+    let max_bytes = limits.max_bytes;
     // A FIFO or device would block or never end: refuse before opening.
     if let Ok(m) = std::fs::metadata(path)
         && !m.is_file()
@@ -469,7 +468,7 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
         );
     }
     let split = split_point(&file, before.len);
-    let streamed = stream(&file, before, (max_bytes, max_line, keep_routes), split);
+    let streamed = stream(&file, before, limits, split);
     if let Err(Streamed::Read(f)) = streamed {
         return Err(f);
     }
@@ -596,12 +595,11 @@ impl Streamed {
 fn stream(
     file: &File,
     key: FileKey,
-    limits: (u64, u64, bool),
+    limits: &Limits,
     split: Option<u64>,
 ) -> Result<(Snapshot, u64), Streamed> {
-    let (max_bytes, max_line, keep_routes) = limits;
     let never = AtomicBool::new(false);
-    let mut first = Part::new(&Parser::new(), (max_bytes, max_line, keep_routes), 0, split);
+    let mut first = Part::new(&Parser::new(), limits, 0, split);
     let Some(split) = split else {
         first.run(file, key, false, &never)?;
         return first.finish(key, None);
@@ -623,8 +621,7 @@ fn stream(
             // Without a thread to spare, this one reads on alone.
             std::thread::Builder::new()
                 .spawn_scoped(scope, move || {
-                    let mut part =
-                        Part::new(&copy, (max_bytes, max_line, keep_routes), split, None);
+                    let mut part = Part::new(&copy, limits, split, None);
                     if let Some(format) = copy.format() {
                         part.builder.push(&Record::Format(format));
                     }
@@ -681,13 +678,12 @@ struct Part {
 }
 
 impl Part {
-    fn new(parser: &Parser, limits: (u64, u64, bool), from: u64, end: Option<u64>) -> Self {
-        let (max_bytes, max_line, keep_routes) = limits;
+    fn new(parser: &Parser, limits: &Limits, from: u64, end: Option<u64>) -> Self {
         Part {
             parser: *parser,
-            builder: snapshot::Builder::new(keep_routes),
-            lines: LineGuard::new(max_line),
-            max_bytes,
+            builder: snapshot::Builder::new(limits.keep_routes),
+            lines: LineGuard::new(limits.max_line_bytes),
+            max_bytes: limits.max_bytes,
             buf: Vec::with_capacity(READ_SIZE),
             start: 0,
             pos: from,
@@ -976,10 +972,15 @@ mod tests {
             std::fs::write(&path, doc).unwrap();
             let file = File::open(&path).unwrap();
             let key = FileKey::of(&file.metadata().unwrap());
-            let limits = (1 << 20, 1000, true);
-            let one = outcome(stream(&file, key, limits, None));
+            let limits = Limits {
+                max_bytes: 1 << 20,
+                max_line_bytes: 1000,
+                keep_routes: true,
+                ..Limits::default()
+            };
+            let one = outcome(stream(&file, key, &limits, None));
             for split in memchr::memchr_iter(b'\n', doc).map(|i| i as u64 + 1) {
-                let two = outcome(stream(&file, key, limits, Some(split)));
+                let two = outcome(stream(&file, key, &limits, Some(split)));
                 assert!(two == one, "split at {split}:\n{two}\n{one}");
             }
         }
