@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::hash::{Texts, UniqueTexts};
+use super::hash::{TextRows, Texts};
 use super::privacy::Redactor;
 use super::text::{Exposition, escape_label, write_label};
 use super::{Options, SourceRef};
@@ -269,7 +269,7 @@ fn seed_series(sources: &[SourceRef<'_>], red: &Redactor) -> SeedSeries {
     // and invalid UTF-8 spellings can read the same. Escaping is one to
     // one, so the escaped texts are compared.
     let clients = client_count(sources);
-    let mut labels = UniqueTexts::with_capacity(clients, clients * 40);
+    let mut labels = TextRows::with_capacity(clients, clients * 40);
     let mut counters: Vec<(u64, u64)> = Vec::with_capacity(clients);
     for s in sources {
         let Some(snap) = s.snapshot else { continue };
@@ -283,20 +283,17 @@ fn seed_series(sources: &[SourceRef<'_>], red: &Redactor) -> SeedSeries {
             out.push(b'_');
             escape_label(out, proto);
             out.push(b'"');
-            let (rx, tx) = (c.bytes_received(), c.bytes_sent());
-            match labels.end() {
-                (_, true) => counters.push((rx, tx)),
-                (i, false) => {
-                    if let Some(s) = counters.get_mut(i) {
-                        s.0 = s.0.saturating_add(rx);
-                        s.1 = s.1.saturating_add(tx);
-                    }
-                }
-            }
+            labels.end();
+            counters.push((c.bytes_received(), c.bytes_sent()));
         }
     }
+    let labels = labels.unique();
+    labels.fold(&mut counters, |s, (rx, tx)| {
+        s.0 = s.0.saturating_add(rx);
+        s.1 = s.1.saturating_add(tx);
+    });
     SeedSeries {
-        labels: labels.done(),
+        labels: labels.texts,
         counters,
     }
 }
@@ -485,7 +482,7 @@ impl<'a> PerClient<'a> {
     fn new(sources: &[SourceRef<'a>], red: Arc<Redactor>) -> Self {
         let clients = client_count(sources);
         // About what three labels of a generated client take.
-        let mut labels = UniqueTexts::with_capacity(clients, clients * 80);
+        let mut labels = TextRows::with_capacity(clients, clients * 80);
         let mut merged: Vec<Merged<'a>> = Vec::with_capacity(clients);
         for source in sources {
             let Some(snap) = source.snapshot else {
@@ -498,28 +495,27 @@ impl<'a> PerClient<'a> {
                 write_label(out, "common_name", &red.apply(client.common_name()));
                 out.push(b',');
                 write_label(out, "real_address", &red.apply(client.real_address()));
-                match labels.end() {
-                    (_, true) => merged.push(Merged {
-                        first: client,
-                        rx: client.bytes_received(),
-                        tx: client.bytes_sent(),
-                        since: client.connected_since_unix(),
-                    }),
-                    (i, false) => {
-                        let Some(m) = merged.get_mut(i) else { continue };
-                        m.rx = m.rx.saturating_add(client.bytes_received());
-                        m.tx = m.tx.saturating_add(client.bytes_sent());
-                        m.since = match (m.since, client.connected_since_unix()) {
-                            (Some(a), Some(b)) => Some(a.min(b)),
-                            (a, b) => a.or(b),
-                        };
-                    }
-                }
+                labels.end();
+                merged.push(Merged {
+                    first: client,
+                    rx: client.bytes_received(),
+                    tx: client.bytes_sent(),
+                    since: client.connected_since_unix(),
+                });
             }
         }
+        let labels = labels.unique();
+        labels.fold(&mut merged, |m, client| {
+            m.rx = m.rx.saturating_add(client.rx);
+            m.tx = m.tx.saturating_add(client.tx);
+            m.since = match (m.since, client.since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        });
         PerClient {
             merged,
-            labels: labels.done(),
+            labels: labels.texts,
             red,
         }
     }

@@ -52,120 +52,144 @@ impl Hasher for FxHasher {
     }
 }
 
-/// Texts written one after another into one arena, each kept once: a text
-/// equal to one kept before is taken back out of the arena, and the
-/// earlier one's number given instead.
+/// Texts written one after another into one arena, one per row; equal
+/// texts are found once all are written ([`TextRows::unique`]).
 ///
-/// The table holds only numbers and hash bits; the texts stay in the
-/// arena, which is all the memory a text costs (a map keyed by the texts
-/// took 56 bytes per entry more, for 100,000 clients 7 MB more to fault
-/// in at each change).
+/// Each text's hash is kept beside it, and the repeats are found by
+/// sorting the hashes: a pass in order over 8 bytes a row. A hash table
+/// probed at each text, as this was before, missed the cache at nearly
+/// every probe at 100,000 clients (9% of a change's CPU), and its 2 MB
+/// had to be faulted in at each change.
 #[derive(Debug, Default)]
-pub struct UniqueTexts {
+pub struct TextRows {
     arena: Vec<u8>,
-    /// Where each kept text ends in the arena (it starts where the one
+    /// Where each row's text ends in the arena (it starts where the one
     /// before ends).
     ends: Vec<usize>,
-    /// Open addressing, linear probing, at most half full. A slot holds
-    /// [`EMPTY`], or the hash's high 32 bits and the text's number.
-    table: Vec<u64>,
+    hashes: Vec<u64>,
 }
 
-/// An empty slot. Not 0: a table of zeros is allocated as zero pages that
-/// the kernel maps on the first read and copies on the first write, and on
-/// a machine with more than one core each copy interrupts the other cores
-/// to flush their TLBs. At 100,000 clients that was 7% of a change's CPU;
-/// a table filled with this value is faulted in once, by the fill.
-const EMPTY: u64 = u64::MAX;
-
-impl UniqueTexts {
-    /// Room for `texts` texts of `bytes` bytes in all.
-    pub fn with_capacity(texts: usize, bytes: usize) -> Self {
-        UniqueTexts {
+impl TextRows {
+    /// Room for `rows` texts of `bytes` bytes in all.
+    pub fn with_capacity(rows: usize, bytes: usize) -> Self {
+        TextRows {
             arena: Vec::with_capacity(bytes),
-            ends: Vec::with_capacity(texts),
-            table: vec![EMPTY; (texts.max(4) * 2).next_power_of_two()],
+            ends: Vec::with_capacity(rows),
+            hashes: Vec::with_capacity(rows),
         }
     }
 
-    /// The arena: write the next text at its end, then call
-    /// [`UniqueTexts::end`].
+    /// The arena: write the next row's text at its end, then call
+    /// [`TextRows::end`].
     pub fn arena(&mut self) -> &mut Vec<u8> {
         &mut self.arena
     }
 
-    /// Ends the text written since the last call: its number, and whether
-    /// it is new. A text seen before is removed from the arena.
-    pub fn end(&mut self) -> (usize, bool) {
+    /// Ends the row's text written since the last call.
+    pub fn end(&mut self) {
         let start = self.ends.last().copied().unwrap_or(0);
-        let text = self.arena.get(start..).unwrap_or_default();
         let mut h = FxHasher::default();
-        h.write(text);
-        let hash = h.finish();
-        let tag = hash >> 32 << 32;
-        let mask = self.table.len() - 1;
-        #[allow(clippy::cast_possible_truncation)] // masked
-        let mut slot = hash as usize & mask;
-        loop {
-            let entry = self.table[slot];
-            if entry == EMPTY {
-                break;
-            }
-            #[allow(clippy::cast_possible_truncation)] // the low 32 bits
-            let i = entry as u32 as usize;
-            if entry & !0xffff_ffff == tag && self.get(i) == text {
-                self.arena.truncate(start);
-                return (i, false);
-            }
-            slot = (slot + 1) & mask;
-        }
-        let i = self.ends.len();
+        h.write(self.arena.get(start..).unwrap_or_default());
+        self.hashes.push(h.finish());
         self.ends.push(self.arena.len());
-        // Numbers fit in 32 bits: no status document holds 4 billion rows
-        // within the size limit, and a text past that is kept unindexed
-        // (the last number is left out, so no entry equals `EMPTY`).
-        if let Some(n) = u32::try_from(i).ok().filter(|&n| n < u32::MAX) {
-            self.table[slot] = tag | u64::from(n);
-            if self.ends.len() * 2 > self.table.len() {
-                self.grow();
+    }
+
+    /// The rows' texts numbered in order of first appearance, each kept
+    /// once.
+    pub fn unique(self) -> UniqueRows {
+        let TextRows {
+            arena,
+            ends,
+            mut hashes,
+        } = self;
+        let rows = ends.len();
+        // Sort keys: the hash's high bits, then the row, in the bits a row
+        // number needs (at most 32 of them: no status document within the
+        // size limit has 4 billion rows, and more would only compare more
+        // texts).
+        let row_bits = (usize::BITS - rows.leading_zeros()).min(32);
+        let mask = (1u64 << row_bits) - 1;
+        for (row, h) in hashes.iter_mut().enumerate() {
+            *h = *h & !mask | row as u64 & mask;
+        }
+        hashes.sort_unstable();
+        // Each repeat and the row of the first equal text.
+        let mut repeats: Vec<(usize, usize)> = Vec::new();
+        #[allow(clippy::cast_possible_truncation)] // masked to 32 bits
+        let row_of = |key: u64| (key & mask) as usize;
+        for same in hashes.chunk_by(|a, b| a & !mask == b & !mask) {
+            // Rows in order: the first equal one found is the first of all.
+            for (k, &key) in same.iter().enumerate().skip(1) {
+                let row = row_of(key);
+                let this = text(&arena, &ends, row);
+                if let Some(&first) = same[..k]
+                    .iter()
+                    .find(|&&f| text(&arena, &ends, row_of(f)) == this)
+                {
+                    repeats.push((row, row_of(first)));
+                }
             }
         }
-        (i, true)
-    }
-
-    fn grow(&mut self) {
-        let table = vec![EMPTY; self.table.len() * 2];
-        let old = std::mem::replace(&mut self.table, table);
-        let mask = self.table.len() - 1;
-        for entry in old.into_iter().filter(|&e| e != EMPTY) {
-            #[allow(clippy::cast_possible_truncation)] // the low 32 bits
-            let i = entry as u32 as usize;
-            let mut h = FxHasher::default();
-            h.write(self.get(i));
-            #[allow(clippy::cast_possible_truncation)] // masked
-            let mut slot = h.finish() as usize & mask;
-            while self.table[slot] != EMPTY {
-                slot = (slot + 1) & mask;
-            }
-            self.table[slot] = entry;
+        drop(hashes);
+        if repeats.is_empty() {
+            return UniqueRows {
+                texts: Texts { arena, ends },
+                numbers: None,
+            };
         }
-    }
-
-    /// Text number `i`.
-    pub fn get(&self, i: usize) -> &[u8] {
-        text(&self.arena, &self.ends, i)
-    }
-
-    /// The texts kept, without the table.
-    pub fn done(self) -> Texts {
-        Texts {
-            arena: self.arena,
-            ends: self.ends,
+        // Rare: number the rows, and keep each text once.
+        repeats.sort_unstable();
+        let mut numbers = Vec::with_capacity(rows);
+        let mut kept = Texts {
+            arena: Vec::with_capacity(arena.len()),
+            ends: Vec::with_capacity(rows - repeats.len()),
+        };
+        let mut repeats = repeats.into_iter().peekable();
+        for row in 0..rows {
+            let number = if let Some((_, first)) = repeats.next_if(|&(r, _)| r == row) {
+                numbers[first]
+            } else {
+                kept.arena.extend_from_slice(text(&arena, &ends, row));
+                kept.ends.push(kept.arena.len());
+                kept.ends.len() - 1
+            };
+            numbers.push(number);
+        }
+        UniqueRows {
+            texts: kept,
+            numbers: Some(numbers),
         }
     }
 }
 
-/// The texts [`UniqueTexts`] kept, by number.
+/// Rows' texts, each kept once, and the number of each row's text.
+#[derive(Debug)]
+pub struct UniqueRows {
+    /// The texts, by number.
+    pub texts: Texts,
+    /// By row; `None` when every row's text is its own.
+    numbers: Option<Vec<usize>>,
+}
+
+impl UniqueRows {
+    /// Folds `values`, one per row, into one per text: the value of a
+    /// row whose text came before is folded into that text's with `fold`.
+    pub fn fold<T>(&self, values: &mut Vec<T>, mut fold: impl FnMut(&mut T, T)) {
+        let Some(numbers) = &self.numbers else {
+            return;
+        };
+        let mut kept: Vec<T> = Vec::with_capacity(self.texts.ends.len());
+        for (value, &n) in values.drain(..).zip(numbers) {
+            match kept.get_mut(n) {
+                Some(first) => fold(first, value),
+                None => kept.push(value),
+            }
+        }
+        *values = kept;
+    }
+}
+
+/// Texts by number.
 #[derive(Debug)]
 pub struct Texts {
     arena: Vec<u8>,
@@ -206,26 +230,61 @@ mod tests {
         assert_eq!(m.len(), 6);
     }
 
-    /// Against a map: numbers in order of first appearance, repeats taken
-    /// back out, through several doublings of the table.
+    /// Against a map: numbers in order of first appearance, each text
+    /// kept once, values folded into the first row of their text.
     #[test]
-    fn unique_texts_number_texts_like_a_map() {
-        let mut texts = UniqueTexts::with_capacity(2, 0);
-        let mut map: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
-        for k in 0..5_000u32 {
-            // Repeats, prefixes of one another, the empty text.
-            let text = (k * 7919 % 1_300)
-                .to_string()
-                .repeat((k % 3) as usize)
-                .into_bytes();
-            texts.arena().extend_from_slice(&text);
-            let n = map.len();
-            let expected = *map.entry(text.clone()).or_insert(n);
-            assert_eq!(texts.end(), (expected, expected == n), "{k}");
-            assert_eq!(texts.get(expected), &text[..]);
+    fn text_rows_number_texts_like_a_map() {
+        for rows in [0, 1, 2, 5_000] {
+            let mut texts = TextRows::with_capacity(2, 0);
+            let mut map: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
+            let mut expected = Vec::new();
+            let mut sums: Vec<u32> = Vec::new();
+            for k in 0..rows {
+                // Repeats, prefixes of one another, the empty text.
+                let text = (k * 7919 % 1_300)
+                    .to_string()
+                    .repeat((k % 3) as usize)
+                    .into_bytes();
+                texts.arena().extend_from_slice(&text);
+                texts.end();
+                let n = map.len();
+                let number = *map.entry(text.clone()).or_insert(n);
+                match sums.get_mut(number) {
+                    Some(s) => *s += k,
+                    None => sums.push(k),
+                }
+                expected.push(text);
+            }
+            let unique = texts.unique();
+            let mut values: Vec<u32> = (0..rows).collect();
+            unique.fold(&mut values, |first, v| *first += v);
+            assert_eq!(values, sums, "{rows} rows");
+            for (text, &number) in &map {
+                assert_eq!(unique.texts.get(number), &text[..]);
+            }
+            let total: usize = map.keys().map(Vec::len).sum();
+            assert_eq!(unique.texts.arena.len(), total);
         }
-        assert_eq!(texts.ends.len(), map.len());
-        let total: usize = map.keys().map(Vec::len).sum();
-        assert_eq!(texts.arena().len(), total);
+    }
+
+    /// Texts whose hashes agree in every bit the sort compares are still
+    /// told apart by their bytes, and equal ones still found.
+    #[test]
+    fn equal_hashes_are_compared_as_texts() {
+        let mut texts = TextRows::default();
+        for t in ["a", "b", "a", "c", "b", "a"] {
+            texts.arena().extend_from_slice(t.as_bytes());
+            texts.end();
+        }
+        // Every hash the same: one group of six rows.
+        texts.hashes.iter_mut().for_each(|h| *h = 42 << 40);
+        let unique = texts.unique();
+        let mut values = vec![1, 2, 4, 8, 16, 32];
+        unique.fold(&mut values, |first, v| *first += v);
+        assert_eq!(values, [1 + 4 + 32, 2 + 16, 8]);
+        assert_eq!(
+            (0..3).map(|i| unique.texts.get(i)).collect::<Vec<_>>(),
+            [&b"a"[..], b"b", b"c"]
+        );
     }
 }
