@@ -2,8 +2,9 @@
 //! form.
 //!
 //! A snapshot is built while the document streams through the parser: the
-//! fields the renderers use are copied into one text arena and a fixed-size
-//! row per client, so a change is parsed once, and neither the file's bytes
+//! fields the renderers use are copied into a text arena and a fixed-size
+//! row per client (the arena and the rows in one part per thread that read
+//! the document), so a change is parsed once, and neither the file's bytes
 //! nor a vector of borrowed records is kept (about 180 bytes per client
 //! against the 240 bytes of its status-version 3 lines).
 //!
@@ -100,8 +101,11 @@ pub struct Snapshot {
     /// Routing-table row count.
     pub routes: u64,
     version: Option<Span>,
-    text: String,
-    clients: Vec<Row>,
+    /// The arena, in the parts the document was read in: a span's offset
+    /// counts from the first part's start.
+    text: Vec<String>,
+    /// Client rows, in the same parts.
+    clients: Vec<Vec<Row>>,
     route_rows: Vec<RouteRow>,
     globals: Vec<StatRow>,
     stats: Vec<StatRow>,
@@ -134,13 +138,16 @@ impl Snapshot {
     }
 
     /// Client-list rows in file order.
-    pub fn clients(&self) -> impl ExactSizeIterator<Item = ClientRef<'_>> {
-        self.clients.iter().map(|row| ClientRef { snap: self, row })
+    pub fn clients(&self) -> impl Iterator<Item = ClientRef<'_>> {
+        self.clients
+            .iter()
+            .flatten()
+            .map(|row| ClientRef { snap: self, row })
     }
 
     /// Number of client-list rows.
     pub fn client_count(&self) -> usize {
-        self.clients.len()
+        self.clients.iter().map(Vec::len).sum()
     }
 
     /// Routing-table rows (kept only when asked for).
@@ -275,10 +282,17 @@ pub struct RouteRef<'a> {
     pub last_ref_unix: Option<u64>,
 }
 
-/// The field at `s`; empty if `s` is not in `text` (never the case).
-fn get(text: &str, s: Span) -> &str {
-    let start = s.start as usize;
-    text.get(start..start + s.len as usize).unwrap_or_default()
+/// The field at `s` in the arena's parts; empty if `s` is not in one
+/// (never the case: a field is written into one part).
+fn get(text: &[String], s: Span) -> &str {
+    let mut start = s.start as usize;
+    for part in text {
+        if start < part.len() {
+            return part.get(start..start + s.len as usize).unwrap_or_default();
+        }
+        start -= part.len();
+    }
+    ""
 }
 
 const SEEN_TITLE: u8 = 1;
@@ -288,8 +302,10 @@ const SEEN_TIME: u8 = 1 << 1;
 #[derive(Debug)]
 pub struct Builder {
     snap: Snapshot,
-    /// The arena while it grows; valid UTF-8 throughout.
+    /// The arena's part that grows; valid UTF-8 throughout.
     text: Vec<u8>,
+    /// Bytes of the arena's parts before it.
+    base: u32,
     keep_routes: bool,
     /// Status-version 1 host routes: common name, real address, virtual
     /// address.
@@ -311,13 +327,14 @@ impl Builder {
                 mtime: None,
                 routes: 0,
                 version: None,
-                text: String::new(),
-                clients: Vec::new(),
+                text: Vec::new(),
+                clients: vec![Vec::new()],
                 route_rows: Vec::new(),
                 globals: Vec::new(),
                 stats: Vec::new(),
             },
             text: Vec::new(),
+            base: 0,
             keep_routes,
             v1_hosts: Vec::new(),
             seen: 0,
@@ -326,34 +343,54 @@ impl Builder {
         }
     }
 
+    /// Ends the arena's part that grows: later fields go into a new one.
+    /// Its one UTF-8 check (which cannot fail) is done here, on the thread
+    /// that built it.
+    pub fn seal(&mut self) {
+        if self.text.is_empty() {
+            return;
+        }
+        let text = std::mem::take(&mut self.text);
+        // Every span was pushed as UTF-8, so this check cannot fail.
+        let mut text = String::from_utf8(text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        text.shrink_to_fit();
+        // `raw` kept the arena within 32-bit offsets.
+        self.base = self
+            .base
+            .saturating_add(u32::try_from(text.len()).unwrap_or(u32::MAX));
+        self.snap.text.push(text);
+    }
+
     /// Appends what `later` built from the records that follow this
-    /// builder's: the snapshot of a document parsed in two parts.
-    pub fn append(&mut self, later: Builder) {
-        let base = match u32::try_from(self.text.len()) {
-            Ok(base)
-                if base
-                    .checked_add(u32::try_from(later.text.len()).unwrap_or(u32::MAX))
-                    .is_some() =>
-            {
-                base
+    /// builder's: the snapshot of a document parsed in two parts. The
+    /// arena's parts and the client rows are moved, not copied; only the
+    /// rows' offsets change.
+    pub fn append(&mut self, mut later: Builder) {
+        self.seal();
+        later.seal();
+        let base = self.base;
+        if base.checked_add(later.base).is_none() {
+            self.overflow = true;
+            return;
+        }
+        self.base += later.base;
+        let (snap, mut more) = (&mut self.snap, later.snap);
+        snap.text.append(&mut more.text);
+        for r in more.clients.iter_mut().flatten() {
+            for span in [
+                &mut r.common_name,
+                &mut r.real_address,
+                &mut r.virtual_address,
+                &mut r.virtual_ipv6_address,
+                &mut r.username,
+                &mut r.cipher,
+                &mut r.connected_since,
+            ] {
+                *span = span.after(base);
             }
-            _ => {
-                self.overflow = true;
-                return;
-            }
-        };
-        self.text.extend_from_slice(&later.text);
-        let (snap, more) = (&mut self.snap, later.snap);
-        snap.clients.extend(more.clients.iter().map(|r| Row {
-            common_name: r.common_name.after(base),
-            real_address: r.real_address.after(base),
-            virtual_address: r.virtual_address.after(base),
-            virtual_ipv6_address: r.virtual_ipv6_address.after(base),
-            username: r.username.after(base),
-            cipher: r.cipher.after(base),
-            connected_since: r.connected_since.after(base),
-            ..*r
-        }));
+        }
+        snap.clients.append(&mut more.clients);
         snap.route_rows
             .extend(more.route_rows.iter().map(|r| RouteRow {
                 virtual_address: r.virtual_address.after(base),
@@ -383,10 +420,12 @@ impl Builder {
 
     /// Appends `bytes` as they are; the caller makes sure they are UTF-8.
     fn raw(&mut self, bytes: &[u8]) -> Span {
-        let start = u32::try_from(self.text.len());
+        let start = u32::try_from(self.text.len())
+            .ok()
+            .and_then(|n| n.checked_add(self.base));
         let len = u32::try_from(bytes.len());
         match (start, len) {
-            (Ok(start), Ok(len)) if start.checked_add(len).is_some() => {
+            (Some(start), Ok(len)) if start.checked_add(len).is_some() => {
                 self.text.extend_from_slice(bytes);
                 Span { start, len }
             }
@@ -448,7 +487,10 @@ impl Builder {
             cipher,
             connected_since,
         ] = spans;
-        self.snap.clients.push(Row {
+        let Some(rows) = self.snap.clients.last_mut() else {
+            return;
+        };
+        rows.push(Row {
             common_name,
             real_address,
             virtual_address,
@@ -539,11 +581,8 @@ impl Builder {
         if !self.ended {
             return Err(Reject::Incomplete);
         }
-        // Every span was pushed as UTF-8, so this check cannot fail.
-        self.snap.text = String::from_utf8(self.text)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        self.snap.text.shrink_to_fit();
-        self.snap.clients.shrink_to_fit();
+        self.seal();
+        self.snap.clients.iter_mut().for_each(Vec::shrink_to_fit);
         if !self.v1_hosts.is_empty() {
             // Status-version 1 has no Virtual Address column: take the
             // first plain IPv4 host route of the same common name and real
@@ -556,7 +595,7 @@ impl Builder {
                     .entry((get(text, *cn), get(text, *real)))
                     .or_insert(*virt);
             }
-            for row in &mut snap.clients {
+            for row in snap.clients.iter_mut().flatten() {
                 if let Some(v) =
                     hosts.get(&(get(text, row.common_name), get(text, row.real_address)))
                 {

@@ -528,9 +528,17 @@ const READ_SIZE: usize = 64 * 1024;
 /// two cores): about 4,000 status-version 3 clients.
 const SPLIT_BYTES: u64 = 1 << 20;
 
-/// Where a file of `len` bytes is cut in two: the first line start after
-/// its middle, if a core is free to read the second part and the line
-/// there is not too long to find in one read.
+/// Where a file of `len` bytes is cut in two, if a core is free to read
+/// the second part: the first line start after a point chosen so that both
+/// parts take about as long, if the line there is not too long to find in
+/// one read.
+///
+/// Status-version 2 and 3 list the clients, then the routes; per byte, a
+/// client row costs about [`CLIENT_COST`] times a route row. The routes'
+/// start is found by bisection (a few reads of a line), and the cut put
+/// where the clients before it weigh as much as the rest. Cutting at the
+/// middle, the first part had 70% of a 100,000-client file's clients and
+/// took 1.5 times as long as the second.
 fn split_point(file: &File, len: u64) -> Option<u64> {
     static CORES: OnceLock<usize> = OnceLock::new();
     let cores = *CORES
@@ -538,13 +546,55 @@ fn split_point(file: &File, len: u64) -> Option<u64> {
     if len < SPLIT_BYTES || cores < 2 {
         return None;
     }
-    let mid = len / 2;
+    balanced_cut(file, len)
+}
+
+/// The cut of [`split_point`], whatever the file's size and the cores.
+fn balanced_cut(file: &File, len: u64) -> Option<u64> {
     let mut buf = vec![0; READ_SIZE];
-    let n = file.read_at(&mut buf, mid).ok()?;
-    let newline = memchr::memchr(b'\n', buf.get(..n)?)?;
-    let split = mid + newline as u64 + 1;
+    // Bisection: the line after `lo` comes before the routes, the line
+    // after `hi` is one of them or comes after them.
+    let (mut lo, mut hi) = (0, len);
+    for _ in 0..BISECTIONS {
+        let mid = lo + (hi - lo) / 2;
+        match line_after(file, mid, &mut buf[..PROBE_BYTES]) {
+            Some((_, line)) if routes_or_later(line) => hi = mid,
+            Some(_) => lo = mid,
+            None => break,
+        }
+    }
+    let cut = (hi / 2 + (len - hi) / (2 * CLIENT_COST)).min(lo);
+    let (split, _) = line_after(file, cut, &mut buf)?;
     (split < len).then_some(split)
 }
+
+/// The first line start after `at`, and what `buf` holds of that line:
+/// `None` if no line starts within `buf`'s length.
+fn line_after<'b>(file: &File, at: u64, buf: &'b mut [u8]) -> Option<(u64, &'b [u8])> {
+    let n = file.read_at(buf, at).ok()?;
+    let read = buf.get(..n)?;
+    let start = memchr::memchr(b'\n', read)? + 1;
+    Some((at + start as u64, read.get(start..)?))
+}
+
+/// Whether a status-version 2 or 3 line is a routing-table row or comes
+/// after them.
+fn routes_or_later(line: &[u8]) -> bool {
+    let header_of = |tag: &[u8]| {
+        line.get(7..).is_some_and(|rest| rest.starts_with(tag)) && line.starts_with(b"HEADER")
+    };
+    [&b"ROUTING_TABLE"[..], b"GLOBAL_STATS", b"END"]
+        .iter()
+        .any(|tag| line.starts_with(tag))
+        || header_of(b"ROUTING_TABLE")
+}
+
+/// What a byte of a client row costs to read, against one of a route row.
+const CLIENT_COST: u64 = 3;
+/// Steps of the search for the routes' start: 1/256 of the file.
+const BISECTIONS: usize = 8;
+/// Bytes read to find a line start and its tag while searching.
+const PROBE_BYTES: usize = 4096;
 
 /// Why [`stream`] failed.
 #[derive(Debug)]
@@ -607,8 +657,8 @@ fn stream(
     let cancel = AtomicBool::new(false);
     std::thread::scope(|scope| {
         // To the first client row: the state the second part starts in.
-        // Status-version 1's sections are untagged and its routing table is
-        // as large as its client list: the middle often falls in the table,
+        // Status-version 1's sections are untagged: the cut, placed by the
+        // tags of status-version 2 and 3, can fall in its routing table,
         // where the copy could not take over, so it is read on one thread.
         let paused = first.run(file, key, true, &never)?;
         let tagged = matches!(
@@ -626,6 +676,8 @@ fn stream(
                         part.builder.push(&Record::Format(format));
                     }
                     let done = part.run(file, key, false, cancel);
+                    // Its arena's UTF-8 check, on this thread.
+                    part.builder.seal();
                     (part, done)
                 })
                 .ok()
@@ -901,9 +953,37 @@ mod tests {
     /// or the failure.
     fn outcome(r: Result<(Snapshot, u64), Streamed>) -> String {
         match r {
-            Ok((snap, read)) => format!("{snap:?} {read}"),
+            Ok((snap, read)) => format!("{} {read}", content(&snap)),
             Err(e) => format!("{:?}", e.failure()),
         }
+    }
+
+    /// Everything a snapshot holds, as its accessors give it (not how its
+    /// arena is laid out, which depends on the parts it was read in).
+    fn content(s: &Snapshot) -> String {
+        let clients: Vec<_> = s
+            .clients()
+            .map(|c| {
+                (
+                    (c.common_name(), c.real_address(), c.protocol()),
+                    (c.virtual_address(), c.virtual_ipv6_address()),
+                    (c.username(), c.cipher(), c.connected_since()),
+                    (c.connected_since_unix(), c.client_id(), c.peer_id()),
+                    (c.bytes_received(), c.bytes_sent()),
+                )
+            })
+            .collect();
+        format!(
+            "{:?} {:?} {:?} {} {:?} {clients:?} {:?} {:?} {:?}",
+            s.format,
+            s.time_unix,
+            s.mtime,
+            s.routes,
+            s.version(),
+            s.route_rows().collect::<Vec<_>>(),
+            s.globals().collect::<Vec<_>>(),
+            s.stats().collect::<Vec<_>>(),
+        )
     }
 
     /// A file read in two parts on two threads gives what one thread gives,
@@ -985,6 +1065,74 @@ mod tests {
             }
         }
         let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn the_cut_weighs_clients_against_routes() {
+        use ovpn_testgen::{Options, Version, generate, render};
+        let path = tmp("cut.status");
+        for (version, ipv6) in [
+            (Version::V3, false),
+            (Version::V3, true),
+            (Version::V2, false),
+        ] {
+            let o = Options {
+                version,
+                clients: 5_000,
+                ipv6,
+                ..Options::default()
+            };
+            let doc = render(&generate(&o), &o);
+            std::fs::write(&path, &doc).unwrap();
+            let file = File::open(&path).unwrap();
+            let len = doc.len() as u64;
+            let cut = balanced_cut(&file, len).unwrap();
+            let routes = memchr::memmem::find_iter(&doc, b"\nHEADER")
+                .nth(1)
+                .map_or(len, |h| h as u64 + 1);
+            assert!(routes > 0 && routes < len, "{routes:?}");
+            // A client row, after a line end, where the clients before it
+            // cost what the rest does.
+            let at = usize::try_from(cut).unwrap();
+            assert_eq!(doc[at - 1], b'\n');
+            assert!(doc[at..].starts_with(b"CLIENT_LIST"));
+            let expected = routes / 2 + (len - routes) / (2 * CLIENT_COST);
+            assert!(
+                cut.abs_diff(expected) < len / 128,
+                "{cut} against {expected}"
+            );
+        }
+        // Only client rows: the middle.
+        let doc: Vec<u8> = (0..20_000)
+            .flat_map(|i| format!("CLIENT_LIST\tc{i}\n").into_bytes())
+            .collect();
+        std::fs::write(&path, &doc).unwrap();
+        let cut = balanced_cut(&File::open(&path).unwrap(), doc.len() as u64).unwrap();
+        assert!(cut.abs_diff(doc.len() as u64 / 2) < doc.len() as u64 / 128);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn routes_and_what_follows_them() {
+        for line in [
+            &b"ROUTING_TABLE\t10.8.0.2"[..],
+            b"HEADER,ROUTING_TABLE,Virtual Address",
+            b"HEADER\tROUTING_TABLE",
+            b"GLOBAL_STATS,Max bcast/mcast queue length,0",
+            b"END",
+        ] {
+            assert!(routes_or_later(line), "{line:?}");
+        }
+        for line in [
+            &b"CLIENT_LIST\talice"[..],
+            b"HEADER\tCLIENT_LIST\tCommon Name",
+            b"TITLE\tOpenVPN 2.6.14",
+            b"TIME,x,1",
+            b"",
+            b"HEADER",
+        ] {
+            assert!(!routes_or_later(line), "{line:?}");
+        }
     }
 
     #[test]
