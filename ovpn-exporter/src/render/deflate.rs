@@ -797,6 +797,17 @@ mod tests {
         out
     }
 
+    /// `n` bytes of a linear congruential generator's high bits.
+    fn noise(seed: u32, n: usize) -> Vec<u8> {
+        let mut x = seed;
+        (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
     fn check(pieces: &[&[u8]]) {
         assert_eq!(round_trip(pieces), pieces.concat());
     }
@@ -986,11 +997,7 @@ mod tests {
             .flat_map(|i| format!("m{{a=\"{}\",b=\"x{i}\"}} {}\n", i % 7, i * 7_919).into_bytes())
             .collect();
         let lines = text.len();
-        let mut x = 7u32;
-        text.extend((0..300_000).map(|_| {
-            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (x >> 24) as u8
-        }));
+        text.extend(noise(7, 300_000));
         let mut out = Vec::new();
         Encoder::default().deflate(&text, &mut out);
         // The first block is Huffman coded (BTYPE 2, not final)...
@@ -1024,11 +1031,7 @@ mod tests {
             }
         }
         let lines = text.len();
-        let mut x = 3u32;
-        text.extend((0..lines * 3).map(|_| {
-            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (x >> 24) as u8
-        }));
+        text.extend(noise(3, lines * 3));
         let mut out = Vec::new();
         Encoder::default().deflate(&text, &mut out);
         // Stored (BTYPE 0), and no larger than stored blocks are.
@@ -1059,13 +1062,7 @@ mod tests {
 
     #[test]
     fn incompressible_text_is_stored() {
-        let mut x = 1u32;
-        let text: Vec<u8> = (0..100_000)
-            .map(|_| {
-                x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (x >> 24) as u8
-            })
-            .collect();
+        let text = noise(1, 100_000);
         let mut out = Vec::new();
         Encoder::default().deflate(&text, &mut out);
         // Stored, plus the sync flush's five bytes.
