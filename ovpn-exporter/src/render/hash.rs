@@ -90,7 +90,9 @@ impl TextRows {
         let start = self.ends.last().copied().unwrap_or(0);
         let mut h = FxHasher::default();
         h.write(self.arena.get(start..).unwrap_or_default());
-        self.hashes.push(h.finish());
+        // The product itself, not `finish`'s rotation of it: the sort
+        // compares high bits, the product's well-mixed ones.
+        self.hashes.push(h.0);
         self.ends.push(self.arena.len());
     }
 
@@ -104,9 +106,9 @@ impl TextRows {
         } = self;
         let rows = ends.len();
         // Sort keys: the hash's high bits, then the row, in the bits a row
-        // number needs (at most 32 of them: no status document within the
-        // size limit has 4 billion rows, and more would only compare more
-        // texts).
+        // number needs. A document of 2^32 rows or more cannot get here
+        // (its text is far past `--status.max-bytes`); rows past 2^32
+        // would share numbers.
         let row_bits = (usize::BITS - rows.leading_zeros()).min(32);
         let mask = (1u64 << row_bits) - 1;
         for (row, h) in hashes.iter_mut().enumerate() {
@@ -178,6 +180,7 @@ impl UniqueRows {
         let Some(numbers) = &self.numbers else {
             return;
         };
+        debug_assert_eq!(values.len(), numbers.len(), "one value per row");
         let mut kept: Vec<T> = Vec::with_capacity(self.texts.ends.len());
         for (value, &n) in values.drain(..).zip(numbers) {
             match kept.get_mut(n) {
@@ -237,7 +240,6 @@ mod tests {
         for rows in [0, 1, 2, 5_000] {
             let mut texts = TextRows::with_capacity(2, 0);
             let mut map: FxHashMap<Vec<u8>, usize> = FxHashMap::default();
-            let mut expected = Vec::new();
             let mut sums: Vec<u32> = Vec::new();
             for k in 0..rows {
                 // Repeats, prefixes of one another, the empty text.
@@ -253,7 +255,6 @@ mod tests {
                     Some(s) => *s += k,
                     None => sums.push(k),
                 }
-                expected.push(text);
             }
             let unique = texts.unique();
             let mut values: Vec<u32> = (0..rows).collect();
