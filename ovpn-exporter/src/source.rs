@@ -558,12 +558,23 @@ fn balanced_cut(file: &File, len: u64) -> Option<u64> {
     for _ in 0..BISECTIONS {
         let mid = lo + (hi - lo) / 2;
         match line_after(file, mid, &mut buf[..PROBE_BYTES]) {
+            // Not enough of the line read to tell its tag.
+            Some((_, line)) if line.len() < TAG_BYTES && memchr::memchr(b'\n', line).is_none() => {
+                break;
+            }
             Some((_, line)) if routes_or_later(line) => hi = mid,
             Some(_) => lo = mid,
             None => break,
         }
     }
-    let cut = (hi / 2 + (len - hi) / (2 * CLIENT_COST)).min(lo);
+    let cut = match (lo, hi) {
+        // The routes start in the file's first 1/256: no client list to
+        // share.
+        (0, hi) if hi < len => return None,
+        // Lines too long to probe: the middle, as a guess.
+        (0, _) => len / 2,
+        _ => (hi / 2 + (len - hi) / (2 * CLIENT_COST)).min(lo),
+    };
     let (split, _) = line_after(file, cut, &mut buf)?;
     (split < len).then_some(split)
 }
@@ -595,6 +606,10 @@ const CLIENT_COST: u64 = 3;
 const BISECTIONS: usize = 8;
 /// Bytes read to find a line start and its tag while searching.
 const PROBE_BYTES: usize = 4096;
+const _: () = assert!(PROBE_BYTES <= READ_SIZE);
+/// Bytes of a line that tell its tag (`HEADER` and `ROUTING_TABLE` with
+/// the separator between).
+const TAG_BYTES: usize = 20;
 
 /// Why [`stream`] failed.
 #[derive(Debug)]
@@ -1102,6 +1117,21 @@ mod tests {
                 "{cut} against {expected}"
             );
         }
+        // Few clients and many routes (iroutes): nothing to share.
+        let mut doc = b"TITLE\tx\nHEADER\tCLIENT_LIST\tCommon Name\nCLIENT_LIST\ta\n".to_vec();
+        doc.extend((0..50_000).flat_map(|i| format!("ROUTING_TABLE\t10.{i}\n").into_bytes()));
+        std::fs::write(&path, &doc).unwrap();
+        assert_eq!(
+            balanced_cut(&File::open(&path).unwrap(), doc.len() as u64),
+            None
+        );
+        // Lines too long to probe: the first line start after the middle.
+        let line = [b"CLIENT_LIST\t".as_slice(), &[b'x'; 5_000], b"\n"].concat();
+        let doc = line.repeat(400);
+        std::fs::write(&path, &doc).unwrap();
+        let cut = balanced_cut(&File::open(&path).unwrap(), doc.len() as u64).unwrap();
+        let l = line.len() as u64;
+        assert_eq!(cut, (doc.len() as u64 / 2 / l + 1) * l);
         // Only client rows: the middle.
         let doc: Vec<u8> = (0..20_000)
             .flat_map(|i| format!("CLIENT_LIST\tc{i}\n").into_bytes())
