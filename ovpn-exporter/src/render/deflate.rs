@@ -17,8 +17,9 @@
 //! and ends on a byte boundary (a sync flush), so that pieces can be
 //! joined. A block's Huffman codes are made from the counted tokens of its
 //! first lines; the lines after those, seven times as much text, are coded
-//! as they are matched, in the same pass, with no tokens kept. A block
-//! that came out larger than its text is written again stored.
+//! as they are matched, in the same pass, with no tokens kept. Lines that
+//! those codes make larger than stored end the block before them, and a
+//! block that came out larger than its text is written again stored.
 
 // Every narrowing cast here is of a value deflate itself bounds (match
 // lengths up to 258, distances up to 32,768, code lengths up to 15, bit
