@@ -591,13 +591,15 @@ fn line_after<'b>(file: &File, at: u64, buf: &'b mut [u8]) -> Option<(u64, &'b [
 /// Whether a status-version 2 or 3 line is a routing-table row or comes
 /// after them.
 fn routes_or_later(line: &[u8]) -> bool {
-    let header_of = |tag: &[u8]| {
-        line.get(7..).is_some_and(|rest| rest.starts_with(tag)) && line.starts_with(b"HEADER")
-    };
-    [&b"ROUTING_TABLE"[..], b"GLOBAL_STATS", b"END"]
-        .iter()
-        .any(|tag| line.starts_with(tag))
-        || header_of(b"ROUTING_TABLE")
+    // `HEADER`, a separator, then the section's tag.
+    let routes_header = line.starts_with(b"HEADER")
+        && line
+            .get(7..)
+            .is_some_and(|rest| rest.starts_with(b"ROUTING_TABLE"));
+    routes_header
+        || [&b"ROUTING_TABLE"[..], b"GLOBAL_STATS", b"END"]
+            .iter()
+            .any(|tag| line.starts_with(tag))
 }
 
 /// What a byte of a client row costs to read, against one of a route row.
