@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::hash::{TextRows, Texts};
 use super::privacy::Redactor;
@@ -102,14 +102,75 @@ impl std::fmt::Debug for Family<'_> {
     }
 }
 
-/// Every family for `sources`, in order. What several families share (the
-/// merged client list, the escaped labels) is made here, once.
-pub fn families<'a>(sources: &'a [SourceRef<'a>], opts: Options) -> Vec<Family<'a>> {
+/// The families of a rendering, and the work their rows share.
+pub struct Families<'a> {
+    /// Every family, in order.
+    pub list: Vec<Family<'a>>,
+    /// What several families' rows share (the merged client list, the
+    /// escaped labels), made once. Each task can run on a thread of its
+    /// own ahead of the rows; a row that needs one not made yet makes it,
+    /// or waits for the thread making it.
+    pub prepare: Vec<Box<dyn Fn() + Send + Sync + 'a>>,
+}
+
+impl std::fmt::Debug for Families<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Families")
+            .field("list", &self.list)
+            .field("prepare", &self.prepare.len())
+            .finish()
+    }
+}
+
+/// Work shared by the rows of several families, made once by whichever
+/// thread asks first (the others wait for it).
+struct Shared<'a, T> {
+    value: OnceLock<T>,
+    make: Box<dyn Fn() -> T + Send + Sync + 'a>,
+}
+
+impl<'a, T: Send + Sync + 'a> Shared<'a, T> {
+    fn new(make: impl Fn() -> T + Send + Sync + 'a) -> Arc<Self> {
+        Arc::new(Shared {
+            value: OnceLock::new(),
+            make: Box::new(make),
+        })
+    }
+
+    fn get(&self) -> &T {
+        self.value.get_or_init(&self.make)
+    }
+
+    /// A task that makes the value.
+    fn task(self: &Arc<Self>) -> Box<dyn Fn() + Send + Sync + 'a> {
+        let this = Arc::clone(self);
+        Box::new(move || {
+            this.get();
+        })
+    }
+}
+
+/// Every family for `sources`, in order. What several families share is
+/// made once, on first use or by the tasks in [`Families::prepare`]. Rows
+/// are counted before clients are merged: a family of merged clients
+/// writes nothing for its rows past the last one.
+pub fn families<'a>(sources: &'a [SourceRef<'a>], opts: Options) -> Families<'a> {
     let red = Arc::new(Redactor::new(opts.privacy));
     let server = opts.collectors.has(Collectors::SERVER);
     let clients = opts.client_metrics && opts.collectors.has(Collectors::CLIENTS);
+    let rows = client_count(sources);
+    let mut prepare = Vec::new();
     let (seed, per_client) = if clients {
-        let (seed, per_client) = prepare(sources, &red);
+        let seed = {
+            let red = Arc::clone(&red);
+            Shared::new(move || seed_series(sources, &red))
+        };
+        let per_client = {
+            let red = Arc::clone(&red);
+            Shared::new(move || PerClient::new(sources, Arc::clone(&red)))
+        };
+        // The longer one first.
+        prepare.extend([per_client.task(), seed.task()]);
         (Some(seed), Some(per_client))
     } else {
         (None, None)
@@ -122,7 +183,7 @@ pub fn families<'a>(sources: &'a [SourceRef<'a>], opts: Options) -> Vec<Family<'
             sessions_total(sources),
         ]);
     }
-    out.extend(seed.into_iter().flat_map(seed_bytes));
+    out.extend(seed.into_iter().flat_map(|s| seed_bytes(&s, rows)));
     if opts.collectors.has(Collectors::EXPORTER) {
         out.push(read_errors(sources));
     }
@@ -147,7 +208,11 @@ pub fn families<'a>(sources: &'a [SourceRef<'a>], opts: Options) -> Vec<Family<'
             ),
         ]);
     }
-    out.extend(per_client.into_iter().flat_map(per_client_families));
+    out.extend(
+        per_client
+            .into_iter()
+            .flat_map(|pc| per_client_families(&pc, rows)),
+    );
     if opts.kumina_names {
         if server {
             out.extend(super::kumina::server(sources));
@@ -156,26 +221,7 @@ pub fn families<'a>(sources: &'a [SourceRef<'a>], opts: Options) -> Vec<Family<'
             out.extend(super::kumina::clients(sources, &red));
         }
     }
-    out
-}
-
-/// The seed series and the merged clients, side by side on two threads
-/// when there are enough clients to pay for one.
-fn prepare<'a>(sources: &[SourceRef<'a>], red: &Arc<Redactor>) -> (SeedSeries, PerClient<'a>) {
-    let clients = client_count(sources);
-    if clients < 10_000 {
-        return (
-            seed_series(sources, red),
-            PerClient::new(sources, Arc::clone(red)),
-        );
-    }
-    std::thread::scope(|scope| {
-        let seed = scope.spawn(|| seed_series(sources, red));
-        let per_client = PerClient::new(sources, Arc::clone(red));
-        // A panic there is a panic here.
-        let seed = seed.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-        (seed, per_client)
-    })
+    Families { list: out, prepare }
 }
 
 /// Client-list rows over all sources.
@@ -189,7 +235,7 @@ fn client_count(sources: &[SourceRef<'_>]) -> usize {
 
 /// Writes every family for `sources`, in one piece.
 pub fn write(out: &mut Exposition, sources: &[SourceRef<'_>], opts: Options) {
-    for f in families(sources, opts) {
+    for f in families(sources, opts).list {
         f.write(out, 0..f.rows());
     }
 }
@@ -298,12 +344,12 @@ fn seed_series(sources: &[SourceRef<'_>], red: &Redactor) -> SeedSeries {
     }
 }
 
-fn seed_bytes<'a>(seed: SeedSeries) -> [Family<'a>; 2] {
-    let seed = Arc::new(seed);
+/// The two seed families, of at most `rows` series each.
+fn seed_bytes<'a>(seed: &Arc<Shared<'a, SeedSeries>>, rows: usize) -> [Family<'a>; 2] {
     let counter = |name: &'static str, help: &'static str, pick: fn((u64, u64)) -> u64| {
-        let seed = Arc::clone(&seed);
-        Family::each(name, "counter", help, seed.counters.len(), move |out, i| {
-            if let Some((label, rx, tx)) = seed.get(i) {
+        let seed = Arc::clone(seed);
+        Family::each(name, "counter", help, rows, move |out, i| {
+            if let Some((label, rx, tx)) = seed.get().get(i) {
                 out.sample_with(name, label, &[], pick((rx, tx)));
             }
         })
@@ -525,18 +571,17 @@ impl<'a> PerClient<'a> {
     }
 }
 
-fn per_client_families(pc: PerClient<'_>) -> [Family<'_>; 4] {
-    let pc = Arc::new(pc);
-    let n = pc.merged.len();
+/// The per-client families, of at most `n` series each.
+fn per_client_families<'a>(pc: &Arc<Shared<'a, PerClient<'a>>>, n: usize) -> [Family<'a>; 4] {
     let counter = |name: &'static str, help: &'static str, pick: fn(&Merged<'_>) -> u64| {
-        let pc = Arc::clone(&pc);
+        let pc = Arc::clone(pc);
         Family::each(name, "counter", help, n, move |out, i| {
-            if let Some((m, labels)) = pc.row(i) {
+            if let Some((m, labels)) = pc.get().row(i) {
                 out.sample_with(name, labels, &[], pick(m));
             }
         })
     };
-    let (since, info) = (Arc::clone(&pc), Arc::clone(&pc));
+    let (since, info) = (Arc::clone(pc), Arc::clone(pc));
     [
         counter(
             "ovpn_client_received_bytes_total",
@@ -554,7 +599,7 @@ fn per_client_families(pc: PerClient<'_>) -> [Family<'_>; 4] {
             "Connected Since (time_t) of a client, unix seconds; absent in status-version 1.",
             n,
             move |out, i| {
-                if let Some((m, labels)) = since.row(i)
+                if let Some((m, labels)) = since.get().row(i)
                     && let Some(t) = m.since
                 {
                     out.sample_with("ovpn_client_connected_since_seconds", labels, &[], t);
@@ -567,6 +612,7 @@ fn per_client_families(pc: PerClient<'_>) -> [Family<'_>; 4] {
             "A connected client's addresses, username (empty for UNDEF) and data channel cipher.",
             n,
             move |out, i| {
+                let info = info.get();
                 let Some((m, labels)) = info.row(i) else {
                     return;
                 };

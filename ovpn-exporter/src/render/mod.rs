@@ -134,19 +134,29 @@ impl Rendered {
         let deflated = {
             let refs = refs(&states);
             let families = exposition::families(&refs, opts);
-            let pieces = pieces(&families, PIECE_ROWS);
+            let pieces = pieces(&families.list, PIECE_ROWS);
+            // The shared preparations go first in the queue, as pieces
+            // without text: a thread that finishes one goes on to the rows
+            // while another may still prepare, rather than all waiting for
+            // the longest.
+            let tasks = families.prepare.len();
+            let jobs = tasks + pieces.len();
             // Asking for the core count reads cgroup files: not for one piece.
-            let threads = match pieces.len() {
+            let threads = match jobs {
                 0 | 1 => 1,
                 _ => std::thread::available_parallelism().map_or(1, NonZero::get),
             };
             gzip::compress(
                 threads,
-                pieces.len(),
+                jobs,
                 |i, buf| {
+                    if let Some(task) = families.prepare.get(i) {
+                        task();
+                        return;
+                    }
                     let mut out = text::Exposition::with_buffer(std::mem::take(buf));
-                    for (f, rows) in pieces.get(i).into_iter().flatten() {
-                        if let Some(f) = families.get(*f) {
+                    for (f, rows) in pieces.get(i - tasks).into_iter().flatten() {
+                        if let Some(f) = families.list.get(*f) {
                             f.write(&mut out, rows.clone());
                         }
                     }
@@ -249,6 +259,73 @@ mod tests {
         out.into_bytes()
     }
 
+    fn sorted<K>(totals: std::collections::HashMap<K, u64>) -> Vec<u64> {
+        let mut v: Vec<u64> = totals.into_values().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// On every core, where rows are counted before clients are merged: as
+    /// many series as distinct labels, counted here from the clients, and
+    /// totals that add up. Two sources with the same clients: each seed
+    /// label comes twice.
+    #[test]
+    fn merged_series_across_pieces_match_the_distinct_labels() {
+        let states = vec![
+            source("udp", ovpn_testgen::Version::V3, 7),
+            source("udp2", ovpn_testgen::Version::V3, 7),
+        ];
+        let opts = Options {
+            client_metrics: true,
+            kumina_names: false,
+            collectors: Collectors::ALL,
+            privacy: privacy::Privacy::Keep,
+        };
+        // Bytes received by label, summed as the exporter sums them.
+        let mut seed = std::collections::HashMap::new();
+        let mut per_client = std::collections::HashMap::new();
+        let mut rows = 0;
+        for s in &states {
+            for c in s.snapshot.as_deref().unwrap().clients() {
+                let proto = c.protocol().map_or("udp", |p| p.as_str());
+                let label = format!("{}_{}_{proto}", c.common_name(), c.virtual_address());
+                for (total, rx) in [
+                    (seed.entry(label).or_insert(0u64), c.bytes_received()),
+                    (
+                        per_client
+                            .entry((&s.spec.name, c.common_name(), c.real_address()))
+                            .or_insert(0u64),
+                        c.bytes_received(),
+                    ),
+                ] {
+                    *total = total.saturating_add(rx);
+                }
+                rows += 1;
+            }
+        }
+        assert!(
+            seed.len() * 2 <= rows,
+            "{} labels of {rows} rows",
+            seed.len()
+        );
+        let (info, seed, per_client) = (per_client.len(), sorted(seed), sorted(per_client));
+        assert!(pieces(&exposition::families(&refs(&states), opts).list, PIECE_ROWS).len() > 2);
+        let text = Rendered::new(states.clone(), opts, "vpn".into()).metrics();
+        let text = std::str::from_utf8(&text).unwrap();
+        let samples = |family: &str| {
+            let mut v: Vec<u64> = text
+                .lines()
+                .filter(|l| l.strip_prefix(family).is_some_and(|r| r.starts_with('{')))
+                .map(|l| l.rsplit_once(' ').unwrap().1.parse().unwrap())
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(samples("ovpn_bytes_in_total"), seed);
+        assert_eq!(samples("ovpn_client_received_bytes_total"), per_client);
+        assert_eq!(samples("ovpn_client_info").len(), info);
+    }
+
     /// Rows with the same common name and real address are one series:
     /// counters summed, the earliest connection time; the seed series are
     /// keyed on their own label, so a row with another real address but
@@ -331,7 +408,7 @@ END\n";
             };
             let expected = whole(&states, opts);
             let refs = refs(&states);
-            let families = exposition::families(&refs, opts);
+            let families = exposition::families(&refs, opts).list;
             for rows in [1, 2, 5, 333, PIECE_ROWS, usize::MAX / 2] {
                 let pieces = pieces(&families, rows);
                 let mut joined = Vec::new();
