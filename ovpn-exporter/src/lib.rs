@@ -22,6 +22,7 @@ pub mod render;
 pub mod server;
 pub mod snapshot;
 pub mod source;
+pub mod spare;
 pub mod state;
 pub mod validate;
 pub mod web;

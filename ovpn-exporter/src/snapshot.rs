@@ -111,6 +111,16 @@ pub struct Snapshot {
     stats: Vec<StatRow>,
 }
 
+impl Drop for Snapshot {
+    /// The arena's parts go to the spare buffers, for the labels of the
+    /// rendering that replaces this snapshot's.
+    fn drop(&mut self) {
+        for part in self.text.drain(..) {
+            crate::spare::give(part.into_bytes());
+        }
+    }
+}
+
 impl Snapshot {
     /// Builds a snapshot from a whole document (`keep_routes`: keep the
     /// routing-table rows, which only the kumina families need).
@@ -333,7 +343,9 @@ impl Builder {
                 globals: Vec::new(),
                 stats: Vec::new(),
             },
-            text: Vec::new(),
+            // Its size is not known: the largest spare, likely the labels
+            // of the last change.
+            text: crate::spare::take_largest(),
             base: 0,
             keep_routes,
             v1_hosts: Vec::new(),

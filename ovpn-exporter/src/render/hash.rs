@@ -73,7 +73,7 @@ impl TextRows {
     /// Room for `rows` texts of `bytes` bytes in all.
     pub fn with_capacity(rows: usize, bytes: usize) -> Self {
         TextRows {
-            arena: Vec::with_capacity(bytes),
+            arena: crate::spare::take(bytes),
             ends: Vec::with_capacity(rows),
             hashes: Vec::with_capacity(rows),
         }
@@ -148,11 +148,12 @@ impl TextRows {
             ends: Vec::with_capacity(rows - repeats.len()),
         };
         let mut repeats = repeats.into_iter().peekable();
+        let texts = Texts { arena, ends };
         for row in 0..rows {
             let number = if let Some((_, first)) = repeats.next_if(|&(r, _)| r == row) {
                 numbers[first]
             } else {
-                kept.arena.extend_from_slice(text(&arena, &ends, row));
+                kept.arena.extend_from_slice(texts.get(row));
                 kept.ends.push(kept.arena.len());
                 kept.ends.len() - 1
             };
@@ -198,6 +199,13 @@ impl UniqueRows {
 pub struct Texts {
     arena: Vec<u8>,
     ends: Vec<usize>,
+}
+
+impl Drop for Texts {
+    /// The arena goes to the spare buffers, for the next snapshot's text.
+    fn drop(&mut self) {
+        crate::spare::give(std::mem::take(&mut self.arena));
+    }
 }
 
 impl Texts {
