@@ -41,6 +41,11 @@ pub fn give(buf: Vec<u8>) {
     SPARES.give(buf);
 }
 
+/// The process's spares.
+pub fn spares() -> &'static Spares {
+    &SPARES
+}
+
 /// A few large, empty byte buffers.
 #[derive(Debug, Default)]
 pub struct Spares(Mutex<Vec<Vec<u8>>>);

@@ -27,6 +27,7 @@ use bytes::Bytes;
 use flate2::Crc;
 
 use super::deflate::Encoder;
+use crate::spare::Spares;
 
 /// gzip header: deflate, no name or mtime, "unknown" OS.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
@@ -36,11 +37,12 @@ const LAST_BLOCK: [u8; 2] = [0x03, 0x00];
 
 /// A document deflated: each thread's output (its pieces, deflated one
 /// after the other), the pieces' places in them in document order, the
-/// CRC and the plain text's length. One buffer per thread, reserved at
+/// CRC and the plain text's length. One buffer per thread, of at least
 /// 1 MiB (above the exporter's fixed 128 KiB mmap threshold, so mapped
 /// apart from the heap and given back whole), instead of an allocation of
 /// 20–60 KiB per piece: those were freed all over the threads' heaps after
-/// each change, which kept several MiB resident.
+/// each change, which kept several MiB resident. The buffers are the last
+/// rendering's where it could give them back ([`Member::recycle`]).
 #[derive(Debug, Default)]
 pub struct Deflated {
     outputs: Vec<Vec<u8>>,
@@ -86,7 +88,7 @@ impl Deflated {
         parts.push(Bytes::from(trailer));
         let len = parts.iter().map(Bytes::len).sum();
         Member {
-            parts: parts.into(),
+            shared: Arc::new(Parts { parts, outputs }),
             len,
         }
     }
@@ -109,14 +111,39 @@ fn slice(outputs: &[Bytes], o: usize, r: Range<usize>) -> Bytes {
 /// every part: serving it copies nothing, and the member is never joined.
 #[derive(Clone, Debug, Default)]
 pub struct Member {
-    parts: Arc<[Bytes]>,
+    shared: Arc<Parts>,
     len: usize,
+}
+
+/// A member's parts, and the threads' buffers they are slices of.
+#[derive(Debug, Default)]
+struct Parts {
+    parts: Vec<Bytes>,
+    outputs: Vec<Bytes>,
 }
 
 impl Member {
     /// The parts, in order.
     pub fn parts(&self) -> &[Bytes] {
-        &self.parts
+        &self.shared.parts
+    }
+
+    /// Gives the threads' buffers to `spares` (for the next rendering's
+    /// output) if nothing else holds them: no clone of this member, and no
+    /// part of it still being sent. Otherwise they are freed when the last
+    /// one goes.
+    pub fn recycle(self, spares: &Spares) {
+        let Ok(Parts { parts, outputs }) = Arc::try_unwrap(self.shared) else {
+            return;
+        };
+        drop(parts);
+        for out in outputs {
+            if let Ok(mut out) = out.try_into_mut() {
+                // Emptied first: nothing to move when it becomes a `Vec`.
+                out.clear();
+                spares.give(out.into());
+            }
+        }
     }
 
     /// The member's length in bytes.
@@ -132,7 +159,7 @@ impl Member {
     /// The member in one buffer.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len);
-        for p in self.parts.iter() {
+        for p in &self.shared.parts {
             out.extend_from_slice(p);
         }
         out
@@ -141,7 +168,7 @@ impl Member {
     /// Reads the member from its parts.
     pub fn reader(&self) -> impl Read + '_ {
         PartsReader {
-            parts: &self.parts,
+            parts: &self.shared.parts,
             at: 0,
         }
     }
@@ -185,7 +212,7 @@ struct Worker {
 impl Default for Worker {
     fn default() -> Self {
         Worker {
-            out: Vec::with_capacity(1 << 20),
+            out: crate::spare::take(1 << 20),
             done: Vec::new(),
             encoder: Encoder::default(),
             text: Vec::new(),
@@ -338,6 +365,36 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A member's buffers come back once no clone and no part of it is
+    /// held, emptied, and never while one is.
+    #[test]
+    fn buffers_come_back_when_nothing_holds_them() {
+        let mut x = 1u32;
+        let noise: Vec<u8> = std::iter::repeat_with(|| {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            (x >> 24) as u8
+        })
+        .take(3 * crate::spare::MIN_BYTES)
+        .collect();
+        let member =
+            || compress(1, 1, |_, buf| buf.extend_from_slice(&noise), |_| {}).into_member();
+        let spares = Spares::new();
+        let held = member();
+        let clone = held.clone();
+        held.recycle(&spares);
+        let part = clone.parts()[1].clone();
+        clone.recycle(&spares);
+        assert_eq!(spares.take_largest().capacity(), 0, "given back while sent");
+        drop(part);
+        let free = member();
+        let len = free.len();
+        free.recycle(&spares);
+        let back = spares.take_largest();
+        // All of the member but its header and trailer.
+        let trailer = LAST_BLOCK.len() + 8;
+        assert!(back.is_empty() && back.capacity() + HEADER.len() + trailer >= len);
     }
 
     #[test]

@@ -229,6 +229,14 @@ impl Rendered {
     }
 }
 
+impl Drop for Rendered {
+    /// The compressed exposition's buffers go to the next rendering, if no
+    /// response is still sending them.
+    fn drop(&mut self) {
+        std::mem::take(&mut self.gzip).recycle(crate::spare::spares());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
