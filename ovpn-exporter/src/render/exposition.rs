@@ -320,6 +320,7 @@ fn seed_series(sources: &[SourceRef<'_>], red: &Redactor) -> SeedSeries {
     for s in sources {
         let Some(snap) = s.snapshot else { continue };
         for c in snap.clients() {
+            // `udp` or `tcp`: nothing to escape.
             let proto = c.protocol().map_or(s.spec.proto.as_str(), |p| p.as_str());
             let out = labels.arena();
             out.extend_from_slice(b"client=\"");
@@ -327,7 +328,7 @@ fn seed_series(sources: &[SourceRef<'_>], red: &Redactor) -> SeedSeries {
             out.push(b'_');
             escape_label(out, c.virtual_address());
             out.push(b'_');
-            escape_label(out, proto);
+            out.extend_from_slice(proto.as_bytes());
             out.push(b'"');
             labels.end();
             counters.push((c.bytes_received(), c.bytes_sent()));
@@ -534,13 +535,17 @@ impl<'a> PerClient<'a> {
             let Some(snap) = source.snapshot else {
                 continue;
             };
+            // The source's label, escaped once.
+            let mut start = Vec::new();
+            write_label(&mut start, "source", &source.spec.name);
+            start.extend_from_slice(b",common_name=\"");
             for client in snap.clients() {
                 let out = labels.arena();
-                write_label(out, "source", &source.spec.name);
-                out.push(b',');
-                write_label(out, "common_name", &red.apply(client.common_name()));
-                out.push(b',');
-                write_label(out, "real_address", &red.apply(client.real_address()));
+                out.extend_from_slice(&start);
+                escape_label(out, &red.apply(client.common_name()));
+                out.extend_from_slice(b"\",real_address=\"");
+                escape_label(out, &red.apply(client.real_address()));
+                out.push(b'"');
                 labels.end();
                 merged.push(Merged {
                     first: client,
