@@ -250,7 +250,7 @@ impl Management {
         let mut buf = std::mem::take(&mut self.carry);
         write_all(conn, b"status 3\n", deadline).map_err(|f| gone_if(f, true))?;
         let mut parser = Parser::new();
-        let mut builder = Builder::new(keep_routes);
+        let mut builder = Builder::new(keep_routes, 0);
         let mut pos = 0;
         // Reply bytes parsed and dropped from `buf`.
         let mut parsed: u64 = 0;

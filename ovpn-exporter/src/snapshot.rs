@@ -131,7 +131,7 @@ impl Snapshot {
         if bytes.is_empty() {
             return Err(Reject::Empty);
         }
-        let mut builder = Builder::new(keep_routes);
+        let mut builder = Builder::new(keep_routes, bytes.len());
         for rec in ovpn_status::parse(bytes) {
             match rec {
                 Ok(rec) => builder.push(&rec),
@@ -328,8 +328,10 @@ pub struct Builder {
 }
 
 impl Builder {
-    /// An empty snapshot.
-    pub fn new(keep_routes: bool) -> Self {
+    /// An empty snapshot, for a document of about `document_bytes` bytes
+    /// (0 when not known): its text arena starts with room for a quarter
+    /// of that, in a spare buffer when one is large enough.
+    pub fn new(keep_routes: bool, document_bytes: usize) -> Self {
         Builder {
             snap: Snapshot {
                 format: Format::ServerV2,
@@ -343,9 +345,8 @@ impl Builder {
                 globals: Vec::new(),
                 stats: Vec::new(),
             },
-            // Its size is not known: the largest spare, likely the labels
-            // of the last change.
-            text: crate::spare::take_largest(),
+            // A status document's fields take about a third of its bytes.
+            text: crate::spare::take(document_bytes / 4),
             base: 0,
             keep_routes,
             v1_hosts: Vec::new(),

@@ -666,7 +666,7 @@ fn stream(
     split: Option<u64>,
 ) -> Result<(Snapshot, u64), Streamed> {
     let never = AtomicBool::new(false);
-    let mut first = Part::new(&Parser::new(), limits, 0, split);
+    let mut first = Part::new(&Parser::new(), limits, key.len, 0, split);
     let Some(split) = split else {
         first.run(file, key, false, &never)?;
         return first.finish(key, None);
@@ -688,7 +688,7 @@ fn stream(
             // Without a thread to spare, this one reads on alone.
             std::thread::Builder::new()
                 .spawn_scoped(scope, move || {
-                    let mut part = Part::new(&copy, limits, split, None);
+                    let mut part = Part::new(&copy, limits, key.len, split, None);
                     if let Some(format) = copy.format() {
                         part.builder.push(&Record::Format(format));
                     }
@@ -747,10 +747,15 @@ struct Part {
 }
 
 impl Part {
-    fn new(parser: &Parser, limits: &Limits, from: u64, end: Option<u64>) -> Self {
+    /// A part from `from` to `end` of a file of `len` bytes.
+    fn new(parser: &Parser, limits: &Limits, len: u64, from: u64, end: Option<u64>) -> Self {
+        let bytes = end.unwrap_or(len).saturating_sub(from);
         Part {
             parser: *parser,
-            builder: snapshot::Builder::new(limits.keep_routes),
+            builder: snapshot::Builder::new(
+                limits.keep_routes,
+                usize::try_from(bytes).unwrap_or(usize::MAX),
+            ),
             lines: LineGuard::new(limits.max_line_bytes),
             max_bytes: limits.max_bytes,
             buf: Vec::with_capacity(READ_SIZE),

@@ -26,14 +26,10 @@ const KEEP: usize = 4;
 static SPARES: Spares = Spares::new();
 
 /// An empty buffer with room for at least `capacity` bytes, from the
-/// process's spares if one fits ([`Spares::take`]).
+/// process's spares if one fits ([`Spares::take`]); a new one for less
+/// than [`MIN_BYTES`], which would waste a large spare.
 pub fn take(capacity: usize) -> Vec<u8> {
     SPARES.take(capacity)
-}
-
-/// The largest of the process's spares, empty ([`Spares::take_largest`]).
-pub fn take_largest() -> Vec<u8> {
-    SPARES.take_largest()
 }
 
 /// Keeps `buf` among the process's spares ([`Spares::give`]).
@@ -58,8 +54,11 @@ impl Spares {
 
     /// An empty buffer with room for at least `capacity` bytes: the
     /// smallest spare that has it, else the largest one grown to it, else
-    /// a new one.
+    /// a new one. A new one too for less than [`MIN_BYTES`].
     pub fn take(&self, capacity: usize) -> Vec<u8> {
+        if capacity < MIN_BYTES {
+            return Vec::with_capacity(capacity);
+        }
         let found = self.with(|spares| {
             let fits = spares
                 .iter()
@@ -76,8 +75,8 @@ impl Spares {
         buf
     }
 
-    /// The largest spare (or a new, empty buffer): for text whose size is
-    /// not known in advance.
+    /// The largest spare (or a new, empty buffer).
+    #[cfg(test)]
     pub fn take_largest(&self) -> Vec<u8> {
         self.with(|spares| {
             let i = spares
@@ -133,22 +132,23 @@ mod tests {
         let spares = Spares::new();
         let mut big = Vec::with_capacity(3 * MIN_BYTES);
         big.extend_from_slice(b"old text");
-        let (big_at, small_at) = (big.as_ptr(), {
-            let small = Vec::<u8>::with_capacity(MIN_BYTES);
-            let at = small.as_ptr();
-            spares.give(small);
-            at
-        });
+        let big_at = big.as_ptr();
+        let small = Vec::<u8>::with_capacity(MIN_BYTES);
+        let small_at = small.as_ptr();
+        spares.give(small);
         spares.give(big);
         spares.give(Vec::with_capacity(MIN_BYTES - 1));
+        // Too small to be worth a spare: a new one.
+        let tiny = spares.take(MIN_BYTES - 1);
+        assert!(tiny.as_ptr() != small_at && tiny.as_ptr() != big_at);
         // The smallest that fits.
-        let a = spares.take(MIN_BYTES / 2);
+        let a = spares.take(MIN_BYTES);
         assert_eq!((a.as_ptr(), a.len()), (small_at, 0));
         let b = spares.take(2 * MIN_BYTES);
         assert_eq!((b.as_ptr(), b.len()), (big_at, 0));
         // None left: a new one.
         assert_eq!(spares.take_largest().capacity(), 0);
-        assert!(spares.take(10).capacity() >= 10);
+        assert!(spares.take(MIN_BYTES).capacity() >= MIN_BYTES);
         // None fits: the largest, grown.
         spares.give(a);
         spares.give(b);
