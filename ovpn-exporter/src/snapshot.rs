@@ -116,7 +116,7 @@ impl Drop for Snapshot {
     /// rendering that replaces this snapshot's.
     fn drop(&mut self) {
         for part in self.text.drain(..) {
-            crate::spare::give(part.into_bytes());
+            crate::spare::spares().give(part.into_bytes());
         }
     }
 }
@@ -313,7 +313,7 @@ const SEEN_TIME: u8 = 1 << 1;
 pub struct Builder {
     snap: Snapshot,
     /// The arena's part that grows; valid UTF-8 throughout.
-    text: Vec<u8>,
+    text: crate::spare::Buffer,
     /// Bytes of the arena's parts before it.
     base: u32,
     keep_routes: bool,
@@ -329,8 +329,8 @@ pub struct Builder {
 
 impl Builder {
     /// An empty snapshot, for a document of about `document_bytes` bytes
-    /// (0 when not known): its text arena starts with room for a quarter
-    /// of that, in a spare buffer when one is large enough.
+    /// (0 when not known): its text arena starts with room for a third of
+    /// that, in a spare buffer when one is large enough.
     pub fn new(keep_routes: bool, document_bytes: usize) -> Self {
         Builder {
             snap: Snapshot {
@@ -345,8 +345,10 @@ impl Builder {
                 globals: Vec::new(),
                 stats: Vec::new(),
             },
-            // A status document's fields take about a third of its bytes.
-            text: crate::spare::take(document_bytes / 4),
+            // The fields kept take about a third of a status-version 2 or
+            // 3 document (status-version 1, without the routing table's
+            // repeats, more: the arena grows).
+            text: crate::spare::take(document_bytes / 3),
             base: 0,
             keep_routes,
             v1_hosts: Vec::new(),
@@ -363,7 +365,7 @@ impl Builder {
         if self.text.is_empty() {
             return;
         }
-        let text = std::mem::take(&mut self.text);
+        let text = std::mem::take(&mut self.text).into_inner();
         // Every span was pushed as UTF-8, so this check cannot fail.
         let mut text = String::from_utf8(text)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
@@ -635,6 +637,25 @@ ROUTING TABLE\nVirtual Address,Common Name,Real Address,Last Ref\n\
 10.8.0.7,alice,203.0.113.7:51993,2026-11-22 15:16:46\n\
 10.8.0.9,alice,203.0.113.7:1,2026-11-22 15:16:46\n\
 GLOBAL STATS\nMax bcast/mcast queue length,0\nEND\n";
+
+    /// A dropped snapshot's text goes to the spares (this test thread's),
+    /// for the labels of the next rendering.
+    #[test]
+    fn a_dropped_snapshot_gives_its_text_back() {
+        let opts = ovpn_testgen::Options {
+            version: ovpn_testgen::Version::V3,
+            clients: 20_000,
+            ..ovpn_testgen::Options::default()
+        };
+        let doc = ovpn_testgen::render(&ovpn_testgen::generate(&opts), &opts);
+        let snap = Snapshot::parse(&doc, false).expect("complete");
+        let text: Vec<*const u8> = snap.text.iter().map(|t| t.as_ptr()).collect();
+        assert!(snap.text.iter().any(|t| t.len() >= crate::spare::MIN_BYTES));
+        let spares = crate::spare::spares();
+        assert!(!text.iter().any(|&t| spares.holds(t)));
+        drop(snap);
+        assert!(text.iter().any(|&t| spares.holds(t)));
+    }
 
     #[test]
     fn v1_virtual_address_from_first_host_route() {

@@ -57,7 +57,10 @@ impl Exporter {
         }
         let gens: Vec<u64> = self.sources.iter().map(|s| s.generation).collect();
         if self.cache.as_ref().is_some_and(|(g, _)| *g != gens) {
+            // A change: the last renderings' buffers go to the spares, and
+            // spares no rendering of the last change took are freed.
             self.cache = None;
+            crate::spare::spares().trim();
         }
         let cached = self.cache.get_or_insert_with(|| (gens, Vec::new()));
         if let Some((_, r)) = cached.1.iter().find(|(c, _)| *c == collectors) {

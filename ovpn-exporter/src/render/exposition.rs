@@ -63,7 +63,8 @@ impl<'a> Family<'a> {
         }
     }
 
-    /// How many rows the family has.
+    /// How many rows the family has, at most: a family of merged clients
+    /// counts its rows before the merge, and writes nothing for the rest.
     pub fn rows(&self) -> usize {
         match &self.samples {
             Samples::All(_) => 1,

@@ -16,7 +16,8 @@
 //! The plain text is never held whole, only one piece per thread: beyond
 //! what the pieces are written from, memory holds the compressed pieces,
 //! in one buffer per thread, and a few MiB. The member is served from
-//! those buffers as they are ([`Member`]), never joined into one.
+//! those buffers as they are ([`Member`]), never joined into one, and they
+//! are the next document's once it is dropped and no longer sent.
 
 use std::io::Read;
 use std::ops::Range;
@@ -73,7 +74,7 @@ impl Deflated {
         // Consecutive pieces that one thread deflated one after the other
         // make one part.
         let mut run: Option<(usize, Range<usize>)> = None;
-        for (o, r) in self.order {
+        for (o, r) in self.order.into_iter().filter(|(_, r)| !r.is_empty()) {
             match &mut run {
                 Some((ro, rr)) if *ro == o && rr.end == r.start => rr.end = r.end,
                 _ => {
@@ -202,6 +203,7 @@ impl Read for PartsReader<'_> {
 
 /// What one thread did: its output, and per piece its number, its place in
 /// the output, its CRC and its plain length.
+#[derive(Default)]
 struct Worker {
     out: Vec<u8>,
     done: Vec<(usize, Range<usize>, Crc, usize)>,
@@ -209,20 +211,14 @@ struct Worker {
     text: Vec<u8>,
 }
 
-impl Default for Worker {
-    fn default() -> Self {
-        Worker {
-            out: crate::spare::take(1 << 20),
-            done: Vec::new(),
-            encoder: Encoder::default(),
-            text: Vec::new(),
-        }
-    }
-}
-
 impl Worker {
     /// Deflates the text in `self.text` as piece `i`.
     fn deflate(&mut self, i: usize) {
+        if self.out.capacity() == 0 && !self.text.is_empty() {
+            // Taken at the first text, not before: a thread that starts on
+            // a piece without text leaves the spares to what it runs.
+            self.out = crate::spare::spares().take(1 << 20);
+        }
         let start = self.out.len();
         self.encoder.deflate(&self.text, &mut self.out);
         let mut crc = Crc::new();
@@ -233,10 +229,11 @@ impl Worker {
 }
 
 /// Deflates a document of `pieces` pieces, `write(i, buf)` appending the
-/// text of piece `i` to the empty `buf`, on up to `threads` threads (this
-/// one included; at most 8), then `tail`, written on this thread once every
-/// piece is done. Pieces are written in any order and at the same time; the
-/// result holds them in order.
+/// text of piece `i` to the empty `buf` (or none: a piece can be other
+/// work the pieces after it need), on up to `threads` threads (this one
+/// included; at most 8), then `tail`, written on this thread once every
+/// piece is done. Pieces are taken in order, written at the same time and
+/// finished in any order; the result holds them in order.
 pub fn compress(
     threads: usize,
     pieces: usize,

@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::spare::Buffer;
+
 /// A `HashMap` with [`FxHasher`].
 pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -62,7 +64,7 @@ impl Hasher for FxHasher {
 /// each change.
 #[derive(Debug, Default)]
 pub struct TextRows {
-    arena: Vec<u8>,
+    arena: Buffer,
     /// Where each row's text ends in the arena (it starts where the one
     /// before ends).
     ends: Vec<usize>,
@@ -70,7 +72,8 @@ pub struct TextRows {
 }
 
 impl TextRows {
-    /// Room for `rows` texts of `bytes` bytes in all.
+    /// Room for `rows` texts of `bytes` bytes in all; a large arena comes
+    /// from the spare buffers and goes back to them ([`crate::spare`]).
     pub fn with_capacity(rows: usize, bytes: usize) -> Self {
         TextRows {
             arena: crate::spare::take(bytes),
@@ -144,7 +147,7 @@ impl TextRows {
         repeats.sort_unstable();
         let mut numbers = Vec::with_capacity(rows);
         let mut kept = Texts {
-            arena: Vec::with_capacity(arena.len()),
+            arena: crate::spare::take(arena.len()),
             ends: Vec::with_capacity(rows - repeats.len()),
         };
         let mut repeats = repeats.into_iter().peekable();
@@ -197,15 +200,8 @@ impl UniqueRows {
 /// Texts by number.
 #[derive(Debug)]
 pub struct Texts {
-    arena: Vec<u8>,
+    arena: Buffer,
     ends: Vec<usize>,
-}
-
-impl Drop for Texts {
-    /// The arena goes to the spare buffers, for the next snapshot's text.
-    fn drop(&mut self) {
-        crate::spare::give(std::mem::take(&mut self.arena));
-    }
 }
 
 impl Texts {

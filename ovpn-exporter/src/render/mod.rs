@@ -131,56 +131,7 @@ impl Rendered {
     /// Renders and compresses the exposition now; the rest on first use.
     pub fn new(states: Vec<SourceState>, opts: Options, server: String) -> Self {
         let start = Instant::now();
-        let deflated = {
-            let refs = refs(&states);
-            let families = exposition::families(&refs, opts);
-            let pieces = pieces(&families.list, PIECE_ROWS);
-            // The shared preparations go first in the queue, as pieces
-            // without text: a thread that finishes one goes on to the rows
-            // while another may still prepare, rather than all waiting for
-            // the longest.
-            let tasks = families.prepare.len();
-            let jobs = tasks + pieces.len();
-            // Asking for the core count reads cgroup files: not for one piece.
-            let threads = match jobs {
-                0 | 1 => 1,
-                _ => std::thread::available_parallelism().map_or(1, NonZero::get),
-            };
-            gzip::compress(
-                threads,
-                jobs,
-                |i, buf| {
-                    if let Some(task) = families.prepare.get(i) {
-                        task();
-                        return;
-                    }
-                    let mut out = text::Exposition::with_buffer(std::mem::take(buf));
-                    for (f, rows) in pieces.get(i - tasks).into_iter().flatten() {
-                        if let Some(f) = families.list.get(*f) {
-                            f.write(&mut out, rows.clone());
-                        }
-                    }
-                    *buf = out.into_bytes();
-                },
-                |buf| {
-                    if !opts.collectors.has(crate::collect::Collectors::EXPORTER) {
-                        return;
-                    }
-                    let mut out = text::Exposition::with_buffer(std::mem::take(buf));
-                    out.family(
-                        "ovpn_exporter_render_duration_seconds",
-                        "gauge",
-                        "Time spent rendering and compressing this exposition.",
-                    );
-                    out.sample(
-                        "ovpn_exporter_render_duration_seconds",
-                        &[],
-                        start.elapsed().as_secs_f64(),
-                    );
-                    *buf = out.into_bytes();
-                },
-            )
-        };
+        let deflated = gzipped(&states, opts, None, start);
         Rendered {
             plain_len: deflated.plain_len(),
             gzip: deflated.into_member(),
@@ -229,6 +180,67 @@ impl Rendered {
     }
 }
 
+/// The exposition of `states`, deflated on `threads` threads (`None`: one
+/// per core, for more than one piece), its render time measured from
+/// `start`.
+fn gzipped(
+    states: &[SourceState],
+    opts: Options,
+    threads: Option<usize>,
+    start: Instant,
+) -> gzip::Deflated {
+    let refs = refs(states);
+    let families = exposition::families(&refs, opts);
+    let pieces = pieces(&families.list, PIECE_ROWS);
+    // The shared preparations go first in the queue, as pieces
+    // without text: a thread that finishes one goes on to the rows
+    // while another may still prepare, rather than all waiting for
+    // the longest.
+    let tasks = families.prepare.len();
+    let jobs = tasks + pieces.len();
+    // Asking for the core count reads cgroup files: not for one piece
+    // (on one thread, the preparations run first).
+    let threads = threads.unwrap_or_else(|| match pieces.len() {
+        0 | 1 => 1,
+        _ => std::thread::available_parallelism().map_or(1, NonZero::get),
+    });
+    gzip::compress(
+        threads,
+        jobs,
+        |i, buf| {
+            if let Some(task) = families.prepare.get(i) {
+                task();
+                return;
+            }
+            let mut out = text::Exposition::with_buffer(std::mem::take(buf));
+            let piece = i.checked_sub(tasks).and_then(|p| pieces.get(p));
+            for (f, rows) in piece.into_iter().flatten() {
+                if let Some(f) = families.list.get(*f) {
+                    f.write(&mut out, rows.clone());
+                }
+            }
+            *buf = out.into_bytes();
+        },
+        |buf| {
+            if !opts.collectors.has(crate::collect::Collectors::EXPORTER) {
+                return;
+            }
+            let mut out = text::Exposition::with_buffer(std::mem::take(buf));
+            out.family(
+                "ovpn_exporter_render_duration_seconds",
+                "gauge",
+                "Time spent rendering and compressing this exposition.",
+            );
+            out.sample(
+                "ovpn_exporter_render_duration_seconds",
+                &[],
+                start.elapsed().as_secs_f64(),
+            );
+            *buf = out.into_bytes();
+        },
+    )
+}
+
 impl Drop for Rendered {
     /// The compressed exposition's buffers go to the next rendering, if no
     /// response is still sending them.
@@ -265,6 +277,69 @@ mod tests {
         let mut out = text::Exposition::default();
         exposition::write(&mut out, &refs(states), opts);
         out.into_bytes()
+    }
+
+    /// The preparations and the pieces on any number of threads: one runs
+    /// them in order, more wait for a preparation another thread makes.
+    #[test]
+    fn every_thread_count_renders_the_same() {
+        let states = vec![
+            source("udp", ovpn_testgen::Version::V3, 3),
+            source("tcp", ovpn_testgen::Version::V2, 3),
+        ];
+        let opts = Options {
+            client_metrics: true,
+            kumina_names: false,
+            collectors: Collectors::from_query(Some("collect[]=server&collect[]=clients")).unwrap(),
+            privacy: privacy::Privacy::Keep,
+        };
+        let expected = whole(&states, opts);
+        for threads in [1, 3, 8] {
+            let gz = gzipped(&states, opts, Some(threads), Instant::now())
+                .into_member()
+                .to_vec();
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_end(&mut plain)
+                .unwrap();
+            assert!(plain == expected, "{threads} threads");
+        }
+    }
+
+    /// A rendering dropped while nothing sends it gives its compressed
+    /// buffers to the spares; one still being sent does not.
+    #[test]
+    fn a_dropped_rendering_gives_its_output_back() {
+        let opts = ovpn_testgen::Options {
+            version: ovpn_testgen::Version::V3,
+            clients: 40_000,
+            ..ovpn_testgen::Options::default()
+        };
+        let doc = ovpn_testgen::render(&ovpn_testgen::generate(&opts), &opts);
+        let states = vec![SourceState {
+            spec: SourceSpec::new("udp", "/run/udp.status".into()),
+            up: true,
+            errors: [0; crate::source::Reason::ALL.len()],
+            snapshot: Some(Arc::new(Snapshot::parse(&doc, false).expect("complete"))),
+        }];
+        let opts = Options {
+            client_metrics: true,
+            kumina_names: false,
+            collectors: Collectors::ALL,
+            privacy: privacy::Privacy::Keep,
+        };
+        let spares = crate::spare::spares();
+        let r = Rendered::new(states.clone(), opts, "vpn".into());
+        // The first piece starts its thread's buffer.
+        let first = r.metrics_gzip().parts()[1].as_ptr();
+        let sending = r.metrics_gzip().parts()[1].clone();
+        drop(r);
+        assert!(!spares.holds(first), "given back while sent");
+        drop(sending);
+        let r = Rendered::new(states, opts, "vpn".into());
+        let first = r.metrics_gzip().parts()[1].as_ptr();
+        drop(r);
+        assert!(spares.holds(first));
     }
 
     fn sorted<K>(totals: std::collections::HashMap<K, u64>) -> Vec<u64> {
