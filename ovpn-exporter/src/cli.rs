@@ -44,6 +44,18 @@ pub struct Cli {
     )]
     pub management: Vec<String>,
 
+    /// The protocol of a source's clients whose Real Address has no
+    /// `udp4:`/`tcp4-server:` prefix (OpenVPN before 2.7), `NAME=udp` or
+    /// `NAME=tcp`; repeatable. Default: `tcp` for a source named `tcp`,
+    /// else `udp`, OpenVPN's default.
+    #[arg(
+        long = "source.protocol",
+        env = "OVPN_EXPORTER_SOURCE_PROTOCOL",
+        value_name = "NAME=PROTO",
+        value_delimiter = ','
+    )]
+    pub source_protocols: Vec<String>,
+
     /// File holding the management interface password (its first line),
     /// for interfaces started with a password file.
     #[arg(
@@ -340,6 +352,30 @@ mod tests {
         assert_eq!(cli.web_header_read_timeout, Duration::from_secs(10));
         assert_eq!(cli.web_idle_timeout, Duration::from_secs(30));
         assert_eq!(cli.web_max_header_bytes, 32 * 1024);
+    }
+
+    /// Every flag but `--help` and `--version` has its variable, named
+    /// after the flag: `--web.listen-address` is
+    /// `OVPN_EXPORTER_WEB_LISTEN_ADDRESS`.
+    #[test]
+    fn every_flag_has_its_environment_variable() {
+        use clap::CommandFactory as _;
+        let cmd = Cli::command();
+        let mut flags = 0;
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            let want = format!(
+                "OVPN_EXPORTER_{}",
+                long.to_uppercase().replace(['.', '-'], "_")
+            );
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+            assert_eq!(env.as_deref(), Some(want.as_str()), "--{long}");
+            flags += 1;
+        }
+        assert!(flags >= 25, "{flags} flags");
     }
 
     #[test]

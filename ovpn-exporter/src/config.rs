@@ -175,6 +175,34 @@ pub fn add_flags(
     Ok(())
 }
 
+/// Applies `--source.protocol NAME=PROTO` flags to the named sources.
+///
+/// # Errors
+/// A flag that is not `NAME=udp` or `NAME=tcp`, names no source, or
+/// contradicts a source named `tcp` or `udp`.
+pub fn set_protocols(specs: &mut [SourceSpec], flags: &[String]) -> Result<(), String> {
+    for flag in flags {
+        let bad = |why: &str| format!("--source.protocol {flag:?}: {why}");
+        let (name, proto) = flag
+            .split_once('=')
+            .ok_or_else(|| bad("expected NAME=udp or NAME=tcp"))?;
+        let proto = match proto {
+            "udp" => Proto::Udp,
+            "tcp" => Proto::Tcp,
+            _ => return Err(bad("the protocol is udp or tcp")),
+        };
+        let spec = specs
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or_else(|| bad(&format!("no source is named {name:?}")))?;
+        if matches!(name, "tcp" | "udp") && name != proto.as_str() {
+            return Err(bad("a source named tcp or udp has that protocol"));
+        }
+        spec.proto = proto;
+    }
+    Ok(())
+}
+
 /// Splits `[NAME=]VALUE` flags; unnamed ones are called `default`, then
 /// `default2`, `default3`, ... A `=` after a `/` or `:` belongs to the value.
 fn named<'f>(
@@ -232,10 +260,33 @@ mod tests {
     #[test]
     fn yaml_errors_name_the_key() {
         let e = parse_yaml("ovpn_status: /c\novpn_stauts: /d\n").unwrap_err();
-        assert!(e.contains("ovpn_stauts"), "{e}");
+        assert!(e.contains("line 2") && e.contains("ovpn_stauts"), "{e}");
         assert!(!e.contains('\n'));
         assert!(parse_yaml("").is_err());
         assert!(parse_yaml("ovpn_status: [1, 2]").is_err());
+    }
+
+    #[test]
+    fn protocols() {
+        let mut s = parse_yaml("ovpn_tcp_status: /a\novpn_status: /b\n").unwrap();
+        let none: &[String] = &[];
+        add_flags(&mut s, &["lan=/c".into()], none).unwrap();
+        set_protocols(&mut s, &["status=tcp".into(), "tcp=tcp".into()]).unwrap();
+        let protos: Vec<_> = s.iter().map(|s| s.proto).collect();
+        assert_eq!(protos, [Proto::Tcp, Proto::Tcp, Proto::Udp]);
+        // The last flag for a name wins.
+        set_protocols(&mut s, &["status=udp".into()]).unwrap();
+        assert_eq!(s[1].proto, Proto::Udp);
+        for (flag, why) in [
+            ("lan", "NAME=udp"),
+            ("lan=sctp", "udp or tcp"),
+            ("lan=", "udp or tcp"),
+            ("wan=tcp", "no source is named \"wan\""),
+            ("tcp=udp", "named tcp or udp"),
+        ] {
+            let e = set_protocols(&mut s, &[flag.into()]).unwrap_err();
+            assert!(e.contains(why) && e.contains("--source.protocol"), "{e}");
+        }
     }
 
     #[test]

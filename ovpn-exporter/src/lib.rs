@@ -46,6 +46,7 @@ fn sources(cli: &Cli) -> Result<Vec<SourceSpec>, String> {
         None => Vec::new(),
     };
     config::add_flags(&mut specs, &cli.status_files, &cli.management)?;
+    config::set_protocols(&mut specs, &cli.source_protocols)?;
     Ok(specs)
 }
 
@@ -84,6 +85,12 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         kumina_names: cli.kumina_names,
         privacy: privacy(cli)?,
     };
+    // A bad web config is a configuration error, with `--once` too; in
+    // the server it stops the exporter before it serves anything.
+    let web = match &cli.web_config_file {
+        Some(path) => WebState::load(path)?,
+        None => WebState::none(),
+    };
     let mut exporter = Exporter::new(specs, limits, opts);
     if cli.once {
         let rendered = exporter.refresh(collect::Collectors::ALL);
@@ -95,11 +102,6 @@ pub fn run(cli: &Cli) -> Result<(), String> {
                 .map_err(|e| format!("stdout: {e}")),
         };
     }
-    // A bad web config stops the exporter before it serves anything.
-    let web = match &cli.web_config_file {
-        Some(path) => WebState::load(path)?,
-        None => WebState::none(),
-    };
     let settings = web_settings(cli);
     // Read every source once now: problems show in the log at startup and
     // the first scrape finds a rendering ready.

@@ -321,6 +321,35 @@ fn yaml_config_names_sources_and_protocols() {
     assert_eq!(e.all("ovpn_info").len(), 2);
 }
 
+/// A source not named `tcp` or `udp` takes its protocol from
+/// `--source.protocol` where the Real Address has no prefix: in the seed
+/// `client` label and in `/sessions`.
+#[test]
+fn configured_protocol_labels_clients_without_a_prefix() {
+    let v1 = peer("patrickjahns-openvpn_exporter/version1.status");
+    let arg = format!("lan={}", v1.display());
+    let label = [("client", "user4_10.240.1.222_tcp")];
+    let (code, out, err) = once(&["--status-file", &arg]);
+    assert_eq!(code, 0, "{err}");
+    let e = check(&out);
+    assert!(e.get("ovpn_bytes_in_total", &label).is_none());
+    let udp = e.get(
+        "ovpn_bytes_in_total",
+        &[("client", "user4_10.240.1.222_udp")],
+    );
+    assert!(udp.is_some());
+    let (code, out, err) = once(&["--status-file", &arg, "--source.protocol", "lan=tcp"]);
+    assert_eq!(code, 0, "{err}");
+    let e = check(&out);
+    assert_eq!(e.get("ovpn_bytes_in_total", &label), udp);
+    let all = e.all("ovpn_bytes_in_total");
+    assert!(!all.is_empty());
+    assert!(
+        all.iter()
+            .all(|s| s.label("client").is_some_and(|c| c.ends_with("_tcp")))
+    );
+}
+
 #[test]
 fn no_client_metrics_drops_per_client_series() {
     let f = peer("kumina-openvpn_exporter/server2.status");
@@ -364,7 +393,7 @@ fn configuration_errors_exit_nonzero_with_one_line() {
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec!["--config.file".into(), bad.display().to_string()],
-            "ovpn_stauts",
+            "line 2 column 1: unknown field `ovpn_stauts`",
         ),
         (
             vec!["--config.file".into(), "/nonexistent/c.yml".into()],
@@ -403,6 +432,25 @@ fn configuration_errors_exit_nonzero_with_one_line() {
             vec![
                 "--status-file".into(),
                 "/x".into(),
+                "--source.protocol".into(),
+                "wan=tcp".into(),
+            ],
+            "no source is named \"wan\"",
+        ),
+        // Not used by --once, but a configuration error all the same.
+        (
+            vec![
+                "--status-file".into(),
+                "/x".into(),
+                "--web.config.file".into(),
+                bad.display().to_string(),
+            ],
+            "web config file",
+        ),
+        (
+            vec![
+                "--status-file".into(),
+                "/x".into(),
                 "--log.format".into(),
                 "xml".into(),
             ],
@@ -435,6 +483,43 @@ fn environment_variables_configure_flags() {
     let e = check(&String::from_utf8(out.stdout).unwrap());
     assert_eq!(e.get("ovpn_up", &[("source", "envsrc")]), Some(1.0));
     assert!(!e.has_family("ovpn_client_info"));
+
+    // Per-client series back, with the protocol, the names and the limits
+    // from variables (each flag's variable is checked in the crate's unit
+    // tests).
+    let v1 = peer("patrickjahns-openvpn_exporter/version1.status");
+    let run = |max_bytes: &str| {
+        let out = std::process::Command::new(common::bin())
+            .env("OVPN_EXPORTER_ONCE", "true")
+            .env("OVPN_EXPORTER_STATUS_FILE", format!("lan={}", v1.display()))
+            .env("OVPN_EXPORTER_SOURCE_PROTOCOL", "lan=tcp")
+            .env("OVPN_EXPORTER_KUMINA_NAMES", "true")
+            .env("OVPN_EXPORTER_LABELS_REDACT", "drop")
+            .env("OVPN_EXPORTER_STATUS_MAX_BYTES", max_bytes)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        check(&String::from_utf8(out.stdout).unwrap())
+    };
+    let e = run("1000000");
+    assert_eq!(e.get("ovpn_up", &[("source", "lan")]), Some(1.0));
+    assert!(e.has_family("openvpn_up"));
+    let clients = e.all("ovpn_bytes_in_total");
+    assert!(!clients.is_empty());
+    // Common names dropped: the label starts with its separator.
+    for s in clients {
+        let c = s.label("client").unwrap();
+        assert!(c.starts_with('_') && c.ends_with("_tcp"), "{c}");
+    }
+    let e = run("100");
+    assert_eq!(e.get("ovpn_up", &[("source", "lan")]), Some(0.0));
+    assert_eq!(
+        e.get(
+            "ovpn_exporter_read_errors_total",
+            &[("source", "lan"), ("reason", "too_large")]
+        ),
+        Some(1.0)
+    );
 }
 
 #[test]
