@@ -477,9 +477,12 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
         .map(|m| FileKey::of(&m))
         .map_err(|_| Failure::new(Reason::Incomplete, Some(before)))?;
     // A file that changed during the read says nothing about its content:
-    // torn, it can fail to parse or seem to hold a long line.
+    // torn, it can fail to parse or seem to hold a long line. The failure
+    // is of the version the read began with: the newer one, not read, must
+    // not pass for read and failed, or a file that then stops changing
+    // would never be read again.
     if after != before {
-        return Err(Failure::new(Reason::Incomplete, Some(after)));
+        return Err(Failure::new(Reason::Incomplete, Some(before)));
     }
     let (mut snap, read) = match streamed {
         Ok(ok) => ok,
@@ -511,7 +514,7 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
         .map(|m| FileKey::of(&m))
         .map_err(|_| Failure::new(Reason::Incomplete, Some(after)))?;
     if again != after {
-        return Err(Failure::new(Reason::Incomplete, Some(again)));
+        return Err(Failure::new(Reason::Incomplete, Some(after)));
     }
     let mtime = after
         .mtime
@@ -1241,5 +1244,341 @@ mod tests {
         s.refresh(&limits);
         assert_eq!(s.errors[Reason::Missing.index()], 1);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// What `f` logs on this thread, `DEBUG` and up, as the text format
+    /// writes it (no colours, no times).
+    fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+        use std::sync::Mutex;
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        // `tracing` caches each callsite's interest process-wide, computed
+        // when a thread first hits it. With a single registered dispatcher
+        // (this capture) that is against the hitting thread's own default:
+        // a sibling test without a subscriber caches `never`, and the event
+        // is lost here too. A second dispatcher, registered for good and
+        // nobody's default, makes the cache the union of the live ones.
+        static ANCHOR: OnceLock<tracing::Dispatch> = OnceLock::new();
+        ANCHOR.get_or_init(|| {
+            tracing::Dispatch::new(
+                tracing_subscriber::fmt()
+                    .with_writer(std::io::sink)
+                    .finish(),
+            )
+        });
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || writer.clone())
+            .finish();
+        let out = tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        (out, text)
+    }
+
+    /// The `attempt` fields of the log lines holding `message`, in order.
+    fn attempts(log: &str, message: &str) -> Vec<u32> {
+        log.lines()
+            .filter(|l| l.contains(message))
+            .map(|l| {
+                let at = l.find(" attempt=").unwrap() + " attempt=".len();
+                let digits = l[at..].split(|c: char| !c.is_ascii_digit()).next();
+                digits.unwrap().parse().unwrap()
+            })
+            .collect()
+    }
+
+    /// `doc` cut after its first line end past the middle, as OpenVPN
+    /// (one write per line) leaves it mid-rewrite; never the whole `END`.
+    fn first_half(doc: &[u8]) -> &[u8] {
+        let mid = doc.len() / 2;
+        let cut = mid + doc[mid..].iter().position(|&b| b == b'\n').unwrap() + 1;
+        assert!(cut < doc.len() - b"END\n".len(), "{cut}");
+        &doc[..cut]
+    }
+
+    /// Writes `bytes` to `path` with the mtime `secs` after the epoch: a
+    /// new file version each time, even within one timestamp tick, and old
+    /// enough that a read does not wait for it to settle.
+    fn write_dated(path: &std::path::Path, bytes: &[u8], secs: u64) {
+        std::fs::write(path, bytes).unwrap();
+        let file = File::options().write(true).open(path).unwrap();
+        file.set_modified(UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs))
+            .unwrap();
+    }
+
+    const NEW_DOC: &[u8] =
+        b"OpenVPN STATISTICS\nUpdated,y\nTUN/TAP read bytes,2\nTUN/TAP write bytes,3\nEND\n";
+
+    /// A file half-written when a read starts and completed during its
+    /// retries is accepted by that same read: the new snapshot, no error.
+    #[test]
+    fn a_file_completed_during_the_retries_is_accepted_by_the_same_read() {
+        use std::io::Write as _;
+        const _: () = assert!(ATTEMPTS >= 3);
+        let path = tmp("completed.status");
+        let limits = Limits {
+            max_stale: Duration::from_secs(60),
+            ..Limits::default()
+        };
+        let half = first_half(NEW_DOC);
+        // The rest lands 1.5 pauses in: after the first attempt, long
+        // before the last one, which starts at least `last` after the read.
+        let delay = RETRY_DELAY * 3 / 2;
+        let last = RETRY_DELAY * (ATTEMPTS - 1);
+        // A round whose writer was late (a loaded machine) proves nothing
+        // either way: run another, a bounded number of times.
+        for _round in 0..5 {
+            std::fs::write(&path, DOC).unwrap();
+            let mut s = Source::new(SourceSpec::new("s", path.clone()), &limits);
+            s.refresh(&limits);
+            let old = s.snapshot.clone().unwrap();
+            let generation = s.generation;
+            std::fs::write(&path, half).unwrap();
+            let start = Instant::now();
+            let writer = {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(delay);
+                    let mut f = File::options().append(true).open(&path).unwrap();
+                    f.write_all(&NEW_DOC[half.len()..]).unwrap();
+                    Instant::now()
+                })
+            };
+            let ((), log) = logged(|| s.refresh(&limits));
+            let written = writer.join().unwrap().duration_since(start);
+            let accepted = attempts(&log, "read accepted");
+            let failed = attempts(&log, "read attempt failed");
+            if accepted == [0] {
+                // The first attempt already saw the whole file: the read
+                // was late to start, nothing was retried.
+                continue;
+            }
+            if accepted.is_empty() {
+                // Failed: only acceptable if the rest came after the last
+                // attempt could have started.
+                assert!(
+                    written >= last,
+                    "completed {written:?} into the read, before its last attempt, \
+                     yet the read failed:\n{log}"
+                );
+                continue;
+            }
+            // Half-written at the read's start, accepted by a later
+            // attempt of the same read.
+            assert_eq!(accepted.len(), 1, "{log}");
+            assert!((1..ATTEMPTS).contains(&accepted[0]), "{log}");
+            assert_eq!(failed, (0..accepted[0]).collect::<Vec<_>>(), "{log}");
+            assert!(s.up);
+            assert_eq!(s.errors, [0; Reason::ALL.len()]);
+            assert_eq!(s.generation, generation + 1);
+            let snap = s.snapshot.clone().unwrap();
+            assert!(!Arc::ptr_eq(&snap, &old));
+            assert_eq!(
+                snap.stats().collect::<Vec<_>>(),
+                [("TUN/TAP read bytes", 2), ("TUN/TAP write bytes", 3)]
+            );
+            assert!(!log.contains("WARN"), "{log}");
+            let _ = std::fs::remove_file(&path);
+            return;
+        }
+        panic!("in 5 rounds the writer never landed within the read's retries");
+    }
+
+    /// A read whose file changes while it waits for the file to settle
+    /// fails as the version it read, not the newer one: the next refresh
+    /// must read that newer version even if the file then stays unchanged.
+    #[test]
+    fn a_change_during_the_read_leaves_the_new_version_unread() {
+        let path = tmp("changed.status");
+        let limits = Limits::default();
+        for _round in 0..5 {
+            // Just written: the read waits up to SETTLE before its last stat.
+            std::fs::write(&path, DOC).unwrap();
+            let read_version = FileKey::at(&path).unwrap();
+            let toucher = {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    std::thread::sleep(SETTLE / 5);
+                    let file = File::options().write(true).open(&path).unwrap();
+                    file.set_modified(SystemTime::now()).unwrap();
+                })
+            };
+            let result = read_once(&path, &limits);
+            toucher.join().unwrap();
+            let Err(failure) = result else {
+                // The touch came after the read's last stat (a loaded
+                // machine): nothing was tested, again.
+                continue;
+            };
+            assert_eq!(failure.reason, Reason::Incomplete);
+            assert_eq!(failure.key, Some(read_version));
+            assert_ne!(failure.key, FileKey::at(&path));
+            let _ = std::fs::remove_file(&path);
+            return;
+        }
+        panic!("in 5 rounds the file never changed during a read");
+    }
+
+    /// A file that stays half-written is read exactly `ATTEMPTS` times,
+    /// `RETRY_DELAY` apart, then counted once as `incomplete`.
+    #[test]
+    fn a_file_that_stays_torn_fails_after_every_attempt() {
+        let path = tmp("torn.status");
+        write_dated(&path, first_half(NEW_DOC), 0);
+        let limits = Limits {
+            max_stale: Duration::from_secs(60),
+            ..Limits::default()
+        };
+        let mut s = Source::new(SourceSpec::new("s", path.clone()), &limits);
+        let start = Instant::now();
+        let ((), log) = logged(|| s.refresh(&limits));
+        let elapsed = start.elapsed();
+        assert_eq!(
+            attempts(&log, "read attempt failed"),
+            (0..ATTEMPTS).collect::<Vec<_>>(),
+            "{log}"
+        );
+        assert_eq!(
+            log.matches("reason=\"incomplete\"").count(),
+            usize::try_from(ATTEMPTS).unwrap() + 1,
+            "{log}"
+        );
+        assert!(!log.contains("read accepted"), "{log}");
+        // One warning for the read, not one per attempt.
+        assert_eq!(log.matches("status read failed").count(), 1, "{log}");
+        assert!(elapsed >= RETRY_DELAY * (ATTEMPTS - 1), "{elapsed:?}");
+        let mut expected = [0; Reason::ALL.len()];
+        expected[Reason::Incomplete.index()] = 1;
+        assert_eq!(s.errors, expected);
+        assert!(!s.up && s.snapshot.is_none());
+        // Unchanged: not read again, not counted again.
+        let ((), log) = logged(|| s.refresh(&limits));
+        assert_eq!(log, "");
+        assert_eq!(s.errors, expected);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// After a good read and a failure, the snapshot is served until
+    /// `max_stale` after the good read, then dropped.
+    #[test]
+    fn the_last_snapshot_is_kept_for_max_stale_then_dropped() {
+        let path = tmp("stale.status");
+        let max_stale = Duration::from_millis(400);
+        let limits = Limits {
+            max_stale,
+            ..Limits::default()
+        };
+        for _round in 0..3 {
+            std::fs::write(&path, DOC).unwrap();
+            let mut s = Source::new(SourceSpec::new("s", path.clone()), &limits);
+            let before_good = Instant::now();
+            s.refresh(&limits);
+            let after_good = Instant::now();
+            let good = s.snapshot.clone().unwrap();
+            std::fs::write(&path, first_half(DOC)).unwrap();
+            s.refresh(&limits);
+            let after_failure = Instant::now();
+            assert!(!s.up);
+            assert_eq!(s.errors[Reason::Incomplete.index()], 1);
+            if after_failure.duration_since(before_good) >= max_stale {
+                // Too slow a machine to see the snapshot kept: again.
+                continue;
+            }
+            assert!(Arc::ptr_eq(s.snapshot.as_ref().unwrap(), &good));
+            let deadline = after_good + max_stale + Duration::from_secs(10);
+            loop {
+                let generation = s.generation;
+                let poll = Instant::now();
+                s.refresh(&limits);
+                let polled = Instant::now();
+                if let Some(snap) = &s.snapshot {
+                    assert!(Arc::ptr_eq(snap, &good));
+                    assert!(
+                        poll.duration_since(after_good) <= max_stale,
+                        "still kept {:?} after the good read",
+                        poll.duration_since(after_good)
+                    );
+                    assert!(polled < deadline, "never dropped");
+                    assert_eq!(s.generation, generation);
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+                assert!(
+                    polled.duration_since(before_good) > max_stale,
+                    "dropped {:?} after the good read",
+                    polled.duration_since(before_good)
+                );
+                assert_eq!(s.generation, generation + 1);
+                break;
+            }
+            // The unchanged torn file was not read or counted again.
+            assert_eq!(s.errors[Reason::Incomplete.index()], 1);
+            assert!(!s.up);
+            let _ = std::fs::remove_file(&path);
+            return;
+        }
+        panic!("in 3 rounds a failed read never finished within max_stale of the good one");
+    }
+
+    /// The empty-file hint (OpenVPN's 512-byte line limit) is logged for
+    /// the first empty read, not for later ones, even of a rewritten file
+    /// or after other failures, until a good read: after one, an empty
+    /// file is hinted at again.
+    #[test]
+    fn the_empty_file_hint_is_logged_once_until_a_good_read() {
+        const HINT: &str = "512 bytes";
+        let path = tmp("empty.status");
+        let limits = Limits {
+            max_stale: Duration::from_secs(60),
+            ..Limits::default()
+        };
+        let mut s = Source::new(SourceSpec::new("s", path.clone()), &limits);
+        let mut refresh = |bytes: Option<&[u8]>, version: u64| {
+            if let Some(bytes) = bytes {
+                write_dated(&path, bytes, version);
+            }
+            let ((), log) = logged(|| s.refresh(&limits));
+            (
+                log.matches(HINT).count(),
+                s.errors[Reason::Empty.index()],
+                s.warned_empty,
+                log,
+            )
+        };
+        let (hints, empty, warned, log) = refresh(Some(b""), 1);
+        assert_eq!((hints, empty, warned), (1, 1, true), "{log}");
+        // Unchanged: not read, nothing logged.
+        let (hints, empty, warned, log) = refresh(None, 1);
+        assert_eq!((hints, empty, warned, log.as_str()), (0, 1, true, ""));
+        // Rewritten, still empty: counted and logged, without the hint.
+        let (hints, empty, warned, log) = refresh(Some(b""), 2);
+        assert_eq!((hints, empty, warned), (0, 2, true), "{log}");
+        assert!(log.contains("reason=\"empty\""), "{log}");
+        // Another failure in between does not bring the hint back.
+        let (hints, _, warned, log) = refresh(Some(first_half(DOC)), 3);
+        assert_eq!((hints, warned), (0, true), "{log}");
+        let (hints, empty, warned, log) = refresh(Some(b""), 4);
+        assert_eq!((hints, empty, warned), (0, 3, true), "{log}");
+        // A good read re-arms it.
+        let (hints, _, warned, log) = refresh(Some(DOC), 5);
+        assert_eq!((hints, warned), (0, false), "{log}");
+        let (hints, empty, warned, log) = refresh(Some(b""), 6);
+        assert_eq!((hints, empty, warned), (1, 4, true), "{log}");
+        let (hints, empty, warned, log) = refresh(Some(b""), 7);
+        assert_eq!((hints, empty, warned), (0, 5, true), "{log}");
+        let _ = std::fs::remove_file(&path);
     }
 }
