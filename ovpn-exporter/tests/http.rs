@@ -12,8 +12,11 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Seek as _, Write as _};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Server, check, tempdir};
@@ -505,11 +508,125 @@ fn rewrite_in_place(path: &Path, bytes: &[u8]) {
     f.set_len(bytes.len() as u64).unwrap();
 }
 
+/// The per-client series of one document, by family and identity: common
+/// name and real address for the `ovpn_client_*` byte counters, the
+/// `client` label for the Go exporter's `ovpn_bytes_*`.
+type Series = BTreeMap<(&'static str, String), f64>;
+
+const CLIENT_BYTES: [&str; 4] = [
+    "ovpn_client_received_bytes_total",
+    "ovpn_client_sent_bytes_total",
+    "ovpn_bytes_in_total",
+    "ovpn_bytes_out_total",
+];
+
+/// What a scrape of `doc` from a UDP source must hold in [`CLIENT_BYTES`],
+/// computed from the generated clients.
+fn client_series(doc: &Doc) -> Series {
+    let mut want = Series::new();
+    for c in &doc.clients {
+        let cn = lossy(&c.common_name);
+        let id = format!("{cn} {}", c.real_address);
+        let label = format!(
+            "{cn}_{}_{}",
+            c.virtual_address,
+            proto_of(&c.real_address, "udp")
+        );
+        let (rx, tx) = (c.bytes_received as f64, c.bytes_sent as f64);
+        for (family, key, v) in [
+            (CLIENT_BYTES[0], &id, rx),
+            (CLIENT_BYTES[1], &id, tx),
+            (CLIENT_BYTES[2], &label, rx),
+            (CLIENT_BYTES[3], &label, tx),
+        ] {
+            *want.entry((family, key.clone())).or_insert(0.0) += v;
+        }
+    }
+    want
+}
+
+/// The [`CLIENT_BYTES`] series of a scrape, keyed as [`client_series`].
+fn scraped_series(e: &common::Expo) -> Series {
+    let mut got = Series::new();
+    for family in CLIENT_BYTES {
+        for s in e.all(family) {
+            let key = if family.starts_with("ovpn_bytes_") {
+                s.label("client").unwrap().to_owned()
+            } else {
+                format!(
+                    "{} {}",
+                    s.label("common_name").unwrap(),
+                    s.label("real_address").unwrap()
+                )
+            };
+            assert!(got.insert((family, key), s.value).is_none(), "{s:?} twice");
+        }
+    }
+    got
+}
+
+/// Checks that a scrape of source `s` is one whole document among `docs`
+/// (by client count): its counts agree and every per-client value is that
+/// document's. Returns the client count.
+fn whole_document(e: &common::Expo, docs: &BTreeMap<usize, Series>) -> usize {
+    let n = e.get("ovpn_sessions_total", &[]).unwrap();
+    assert_eq!(
+        e.get("ovpn_server_connected_clients", &[("source", "s")]),
+        Some(n),
+        "mixed snapshot"
+    );
+    assert_eq!(e.all("ovpn_client_info").len() as f64, n, "mixed snapshot");
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let n = n as usize;
+    let Some(want) = docs.get(&n) else {
+        panic!("partial snapshot of {n} clients");
+    };
+    let got = scraped_series(e);
+    if got != *want {
+        let wrong = want.iter().find(|(k, v)| got.get(*k) != Some(*v));
+        let extra = got.keys().find(|k| !want.contains_key(*k));
+        panic!(
+            "{n} clients, values of another document: {} series for {}; \
+             first wrong {wrong:?}, served {:?}; first unexpected {extra:?}",
+            got.len(),
+            want.len(),
+            wrong.and_then(|(k, _)| got.get(k)),
+        );
+    }
+    n
+}
+
+/// One scrape of `/metrics`, plain or gzip: 200 and a valid exposition.
+fn scrape(addr: std::net::SocketAddr, gzip: bool) -> common::Expo {
+    let headers: &[(&str, &str)] = if gzip {
+        &[("accept-encoding", "gzip")]
+    } else {
+        &[]
+    };
+    let r = common::get(addr, "/metrics", headers);
+    assert_eq!(r.status, 200, "{:?}", lossy(&r.body));
+    if !gzip {
+        return check(&r.text());
+    }
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&r.body[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    check(&text)
+}
+
+/// Rewrites in place and by rename, between documents of 10 to 10,000
+/// clients, while a plain and a gzip scraper scrape: every scrape is one
+/// whole document with that document's per-client values, the
+/// 10,000-client document is served mid-run, and the last one at the end.
 #[test]
 fn every_scrape_is_consistent_while_the_file_is_rewritten() {
     let dir = tempdir("rewrite");
     let path = dir.join("s");
     let sizes = [10usize, 100, 1000, 10_000, 3000, 10];
+    let big = 3;
+    let mut want = BTreeMap::new();
     let docs: Vec<Vec<u8>> = sizes
         .iter()
         .map(|&n| {
@@ -519,86 +636,335 @@ fn every_scrape_is_consistent_while_the_file_is_rewritten() {
                 seed: n as u64,
                 ..Options::default()
             };
-            render(&generate(&o), &o)
+            let doc = generate(&o);
+            want.insert(n, client_series(&doc));
+            render(&doc, &o)
         })
         .collect();
+    let want = Arc::new(want);
     std::fs::write(&path, &docs[0]).unwrap();
     let arg = format!("s={}", path.display());
     let server = Server::start(&["--status-file", &arg]);
+    // The first document, before any change: every later size seen is one.
+    let first = whole_document(&server.metrics(), &want);
+    assert_eq!(first, sizes[0]);
+    // Scrapes that served the 10,000-client document.
+    let big_served = Arc::new(AtomicUsize::new(0));
     let writer = {
         let path = path.clone();
         let docs = docs.clone();
+        let big_served = Arc::clone(&big_served);
         std::thread::spawn(move || {
+            let by_rename = |doc: &[u8]| {
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, doc).unwrap();
+                std::fs::rename(&tmp, &path).unwrap();
+            };
             let end = Instant::now() + Duration::from_secs(5);
             let mut i = 0usize;
             while Instant::now() < end {
-                let doc = &docs[i % docs.len()];
-                if i.is_multiple_of(2) {
-                    rewrite_in_place(&path, doc);
+                let k = i % docs.len();
+                let before = big_served.load(Ordering::SeqCst);
+                // Each document in place and by rename, in turn.
+                if (i + i / docs.len()).is_multiple_of(2) {
+                    rewrite_in_place(&path, &docs[k]);
                 } else {
-                    let tmp = path.with_extension("tmp");
-                    std::fs::write(&tmp, doc).unwrap();
-                    std::fs::rename(&tmp, &path).unwrap();
+                    by_rename(&docs[k]);
+                }
+                if k == big {
+                    // Kept until a scrape serves it (at most 20 s: a
+                    // debug build's scrapes of it are slow on a busy
+                    // machine).
+                    let until = Instant::now() + Duration::from_secs(20);
+                    while big_served.load(Ordering::SeqCst) == before && Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
                 }
                 i += 1;
-                // Sometimes long enough for the file to settle.
-                let pause = if i.is_multiple_of(3) { 80 } else { 5 };
+                // Every fifth change, each document in turn, long enough
+                // for the file to settle.
+                let pause = if i.is_multiple_of(5) { 80 } else { 5 };
                 std::thread::sleep(Duration::from_millis(pause));
             }
+            // Ends on the largest document, replaced whole at once: the
+            // next scrape must serve it.
+            by_rename(&docs[big]);
         })
     };
     // A second scraper asks for gzip at the same time: both must always see
     // whole snapshots, whoever triggers the refresh.
     let addr = server.addr;
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let gz_done = std::sync::Arc::clone(&done);
-    let gz_scraper = std::thread::spawn(move || {
-        let mut n = 0;
-        while n < 3 || !gz_done.load(std::sync::atomic::Ordering::Relaxed) {
-            let r = common::get(addr, "/metrics", &[("accept-encoding", "gzip")]);
-            assert_eq!(r.status, 200);
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(&r.body[..])
-                .read_to_string(&mut text)
-                .unwrap();
-            let e = check(&text);
-            let clients = e.all("ovpn_client_info").len() as f64;
-            assert_eq!(
-                e.get("ovpn_sessions_total", &[]),
-                Some(clients),
-                "mixed snapshot"
-            );
-            n += 1;
-        }
-        n
-    });
+    let done = Arc::new(AtomicBool::new(false));
+    let gz_scraper = {
+        let done = Arc::clone(&done);
+        let want = Arc::clone(&want);
+        let big_served = Arc::clone(&big_served);
+        std::thread::spawn(move || {
+            let mut seen = BTreeSet::new();
+            let mut n = 0;
+            while n < 3 || !done.load(Ordering::SeqCst) {
+                let clients = whole_document(&scrape(addr, true), &want);
+                if clients == sizes[big] {
+                    big_served.fetch_add(1, Ordering::SeqCst);
+                }
+                seen.insert(clients);
+                n += 1;
+            }
+            seen
+        })
+    };
     let mut scrapes = 0;
-    let mut seen = std::collections::HashSet::new();
-    while !writer.is_finished() {
-        let e = server.metrics();
-        let n = e.get("ovpn_sessions_total", &[]).unwrap();
-        assert_eq!(
-            e.get("ovpn_server_connected_clients", &[("source", "s")]),
-            Some(n)
-        );
-        let info = e.all("ovpn_client_info").len() as f64;
-        assert_eq!(info, n, "mixed snapshot");
-        let bytes = e.all("ovpn_bytes_in_total").len() as f64;
-        assert_eq!(bytes, n, "mixed snapshot");
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let n = n as usize;
-        assert!(sizes.contains(&n), "partial snapshot of {n} clients");
-        seen.insert(n);
+    let mut seen = BTreeSet::from([first]);
+    while !writer.is_finished() || scrapes < 3 {
+        let clients = whole_document(&server.metrics(), &want);
+        if clients == sizes[big] {
+            big_served.fetch_add(1, Ordering::SeqCst);
+        }
+        seen.insert(clients);
         scrapes += 1;
     }
     writer.join().unwrap();
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(gz_scraper.join().unwrap() >= 3);
-    assert!(scrapes >= 3, "only {scrapes} scrapes");
-    assert!(seen.len() > 1, "never saw a change: {seen:?}");
-    // Once the writer stops, the final document is served.
+    done.store(true, Ordering::SeqCst);
+    seen.extend(gz_scraper.join().unwrap());
+    assert!(
+        seen.contains(&sizes[big]),
+        "the {} clients never served mid-run: {seen:?}",
+        sizes[big]
+    );
+    // Once the writer stops, its last document is served.
     let e = server.metrics();
     assert_eq!(up(&e, "s"), Some(1.0));
+    assert_eq!(whole_document(&e, &want), sizes[big]);
+}
+
+/// A writer cycles for about 3 s through good documents (25 and 7 clients),
+/// halves of them (cut mid-line and at a line end), an empty file, garbage
+/// and a missing file, in some passes keeping each state until it was
+/// scraped, in others changing it every few milliseconds, while a plain and
+/// a gzip scraper scrape: every answer is a valid 200 holding one whole good
+/// document (never a partial count), `ovpn_up` is 0 or 1, and the
+/// read-error counters never go down; a good document written afterwards
+/// is served, up, with every reason counted.
+#[test]
+fn scrapes_racing_broken_files_always_serve_a_whole_good_document() {
+    let dir = tempdir("broken-race");
+    let path = dir.join("s");
+    let mut want = BTreeMap::new();
+    let mut good = Vec::new();
+    for (clients, seed) in [(25, 1), (7, 9)] {
+        let o = Options {
+            version: Version::V2,
+            clients,
+            seed,
+            ..Options::default()
+        };
+        let doc = generate(&o);
+        want.insert(clients, client_series(&doc));
+        good.push(render(&doc, &o));
+    }
+    let want = Arc::new(want);
+    let mid_line = good[0][..good[0].len() / 2].to_vec();
+    let half = &good[1][..good[1].len() / 2];
+    let line_end = half[..=half.iter().rposition(|&b| b == b'\n').unwrap()].to_vec();
+    // `None`: no file.
+    let states: Vec<Option<Vec<u8>>> = vec![
+        Some(good[0].clone()),
+        Some(mid_line),
+        Some(Vec::new()),
+        Some(good[1].clone()),
+        Some(b"\x00\x01 garbage\n".to_vec()),
+        Some(line_end),
+        None,
+    ];
+    std::fs::write(&path, &good[0]).unwrap();
+    let arg = format!("s={}", path.display());
+    let server = Server::start(&["--status-file", &arg]);
+    let addr = server.addr;
+    let reasons = ["missing", "empty", "incomplete", "invalid"];
+    let done = Arc::new(AtomicBool::new(false));
+    // Plain scrapes finished, for the writer to wait on.
+    let scraped = Arc::new(AtomicUsize::new(0));
+    let scrapers: Vec<_> = [false, true]
+        .into_iter()
+        .map(|gzip| {
+            let (want, done, scraped) =
+                (Arc::clone(&want), Arc::clone(&done), Arc::clone(&scraped));
+            std::thread::spawn(move || {
+                let mut counted = [0.0; 4];
+                let (mut ups, mut clients) = (BTreeSet::new(), BTreeSet::new());
+                let mut n = 0;
+                while n < 3 || !done.load(Ordering::SeqCst) {
+                    let e = scrape(addr, gzip);
+                    let u = up(&e, "s").unwrap();
+                    assert!(u == 0.0 || u == 1.0, "ovpn_up {u}");
+                    ups.insert(u == 1.0);
+                    clients.insert(whole_document(&e, &want));
+                    for (reason, last) in reasons.iter().zip(&mut counted) {
+                        let now = errors(&e, "s", reason).unwrap();
+                        assert!(now >= *last, "{reason} errors went from {last} to {now}");
+                        *last = now;
+                    }
+                    n += 1;
+                    if !gzip {
+                        scraped.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                (n, ups, clients)
+            })
+        })
+        .collect();
+    let end = Instant::now() + Duration::from_secs(3);
+    let (mut held_passes, mut pass) = (0, 0);
+    while Instant::now() < end || held_passes < 2 {
+        let hold = pass % 2 == 0;
+        let pass_end = Instant::now() + Duration::from_millis(300);
+        loop {
+            for (j, state) in states.iter().enumerate() {
+                match state {
+                    Some(bytes) => std::fs::write(&path, bytes).unwrap(),
+                    None => std::fs::remove_file(&path).unwrap(),
+                }
+                if hold {
+                    // Until a plain scrape begun after the change has
+                    // finished (at most 10 s).
+                    let first = scraped.load(Ordering::SeqCst) + 2;
+                    let until = Instant::now() + Duration::from_secs(10);
+                    while scraped.load(Ordering::SeqCst) < first && Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                } else {
+                    let ms = (j * 3 + pass) % 7 + 1;
+                    std::thread::sleep(Duration::from_millis(ms as u64));
+                }
+            }
+            if hold || Instant::now() >= pass_end {
+                break;
+            }
+        }
+        held_passes += usize::from(hold);
+        pass += 1;
+    }
+    done.store(true, Ordering::SeqCst);
+    for (gzip, s) in [false, true].into_iter().zip(scrapers) {
+        let (n, ups, clients) = s.join().unwrap();
+        assert!(n >= 3, "gzip {gzip}: only {n} scrapes");
+        if !gzip {
+            // The held states were all scraped.
+            assert_eq!(ups, BTreeSet::from([false, true]));
+            assert_eq!(clients, BTreeSet::from([7, 25]));
+        }
+    }
+    std::fs::write(&path, &good[1]).unwrap();
+    let e = server.metrics();
+    assert_eq!(up(&e, "s"), Some(1.0));
+    assert_eq!(whole_document(&e, &want), 7);
+    for reason in reasons {
+        let n = errors(&e, "s", reason).unwrap();
+        assert!(n > 0.0, "no {reason} read counted");
+    }
+}
+
+/// SIGINT stops the server as SIGTERM does, with exit status 0, but only
+/// once the response it was sending when the signal came is complete: the
+/// client gets it whole while new connections are already refused.
+#[test]
+fn sigint_finishes_the_response_in_flight_then_exits_cleanly() {
+    let dir = tempdir("sigint");
+    let path = dir.join("s");
+    // A response larger than the kernel holds for a client that stops
+    // reading: the server's send buffer (autotuned up to tcp_wmem's
+    // maximum) and the client's receive buffer, made small below. A
+    // client takes more than 500 bytes of the exposition.
+    let wmem: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    let clients = (wmem + (2 << 20)) / 500;
+    let o = Options {
+        version: Version::V3,
+        clients,
+        seed: 5,
+        ..Options::default()
+    };
+    write_doc(&path, &o);
+    let arg = format!("s={}", path.display());
+    let mut server = Server::start(&["--status-file", &arg]);
+    // Rendered now: the request below is sent these same bytes.
+    let whole = server.get("/metrics");
+    assert_eq!(whole.status, 200);
+    assert!(
+        whole.body.len() > wmem + (1 << 20),
+        "{} bytes fit in the socket buffers",
+        whole.body.len()
+    );
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    socket.connect(&server.addr.into()).unwrap();
+    let mut stream = std::net::TcpStream::from(socket);
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n")
+        .unwrap();
+    // The head and the first bytes of the body: the response has begun.
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let until = Instant::now() + Duration::from_secs(10);
+    let head_len = loop {
+        assert!(Instant::now() < until, "no response head");
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the head");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = lossy(&got[..head_len]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(length, whole.body.len());
+
+    server.signal("INT");
+    // New connections are refused while this response is still being sent.
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        match std::net::TcpStream::connect_timeout(&server.addr, Duration::from_millis(200)) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            _ => {
+                assert!(Instant::now() < until, "still accepting 5 s after SIGINT");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    assert!(server.alive(), "exited with the response half sent");
+    // The rest of the body, then the server closes the connection.
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < until, "response not finished in 10 s");
+        match stream.read(&mut buf).unwrap() {
+            0 => break,
+            n => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let body = &got[head_len..];
+    assert_eq!(body.len(), length, "response cut short");
+    assert!(
+        body == &whole.body[..],
+        "another body than before the signal"
+    );
+    let e = check(&lossy(body));
+    assert_eq!(e.get("ovpn_sessions_total", &[]), Some(clients as f64));
+    let status = server
+        .wait_timeout(Duration::from_secs(10))
+        .expect("still running after its last response");
+    assert!(status.success(), "{status:?}");
 }
 
 #[test]
