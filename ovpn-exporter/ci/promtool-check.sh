@@ -2,28 +2,66 @@
 # Checks every exposition the exporter can produce with promtool (Debian's
 # `prometheus` package): each corpus and peer status file, alone and all
 # together, with the default, --no-client-metrics and --kumina-names
-# families. Parse errors fail; lint warnings are allowed only for the two
-# legacy names kept for compatibility with the seed exporter.
+# families, with --labels.redact drop and hash, and the process metrics a
+# running exporter serves on /prom. Parse errors fail; lint warnings are
+# allowed only for the two legacy names kept for compatibility with the
+# seed exporter. A missing or empty corpus fails: a check of nothing must
+# not pass.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 exporter=${EXPORTER:-target/release/ovpn-exporter}
 peers=../shared/corpus/peers
-mapfile -t files < <(find corpus "$peers" -type f ! -name '*.jsonl' ! -name '*.sh' ! -name '*.md' | sort)
+work=$(mktemp -d)
+server=""
+cleanup() {
+    if [ -n "$server" ]; then
+        kill "$server" 2>/dev/null || true
+        wait "$server" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The status files of a corpus directory, one a line; fails loudly if the
+# directory is missing or holds none (a process substitution would hide
+# find's failure and leave the list silently short).
+corpus_files() {
+    local dir=$1 list
+    if [ ! -d "$dir" ]; then
+        echo "promtool: 0 passed, 1 failed (corpus directory $dir is missing)" >&2
+        exit 1
+    fi
+    list=$(find "$dir" -type f ! -name '*.jsonl' ! -name '*.sh' ! -name '*.md' | sort)
+    if [ -z "$list" ]; then
+        echo "promtool: 0 passed, 1 failed (corpus directory $dir holds no status files)" >&2
+        exit 1
+    fi
+    printf '%s\n' "$list"
+}
+own=$(corpus_files corpus)
+peer=$(corpus_files "$peers")
+mapfile -t files < <(printf '%s\n%s\n' "$own" "$peer" | sort)
+
 checked=0
 failed=0
-check() {
-    local out lint
-    out=$("$exporter" --once --log.level warn "$@")
-    if ! lint=$(promtool check metrics <<<"$out" 2>&1); then
+# Lints an exposition on stdin; $* names it in a failure.
+lint() {
+    local out
+    if ! out=$(promtool check metrics 2>&1); then
         # promtool exits 1 on lint findings too: keep only unexpected ones.
-        lint=$(grep -vE '^(ovpn_sessions_total|ovpn_info) ' <<<"$lint" || true)
-        if [ -n "$lint" ]; then
+        out=$(grep -vE '^(ovpn_sessions_total|ovpn_info) ' <<<"$out" || true)
+        if [ -n "$out" ]; then
             echo "promtool: $*"
-            echo "$lint"
+            echo "$out"
             failed=$((failed + 1))
         fi
     fi
     checked=$((checked + 1))
+}
+check() {
+    local out
+    out=$("$exporter" --once --log.level warn "$@")
+    lint "$@" <<<"$out"
 }
 all=()
 for f in "${files[@]}"; do
@@ -34,5 +72,43 @@ for flags in "" --no-client-metrics --kumina-names; do
     # shellcheck disable=SC2086
     check $flags "${all[@]}"
 done
+# Redacted labels: dropped fields merge series, pseudonyms replace values.
+head -c 32 /dev/urandom >"$work/hash.key"
+for redact in drop "hash --labels.hash-key-file $work/hash.key"; do
+    for flags in "" --kumina-names; do
+        # shellcheck disable=SC2086
+        check --labels.redact $redact $flags "${all[@]}"
+    done
+done
+
+# /prom: the process metrics, from a running server on an ephemeral
+# loopback port (read back from its "listening" log line).
+"$exporter" --status-file "${files[0]}" --web.listen-address 127.0.0.1:0 \
+    --log.level info >"$work/exporter.log" 2>&1 &
+server=$!
+port=""
+for _ in $(seq 100); do
+    port=$(sed -nE 's/.*listening address=127\.0\.0\.1:([0-9]+).*/\1/p' "$work/exporter.log")
+    [ -n "$port" ] && break
+    kill -0 "$server" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$port" ]; then
+    echo "promtool: /prom: the exporter did not start listening within 10 s"
+    cat "$work/exporter.log"
+    failed=$((failed + 1))
+    checked=$((checked + 1))
+elif ! prom=$(curl -fsS "http://127.0.0.1:$port/prom"); then
+    echo "promtool: /prom: the request failed"
+    failed=$((failed + 1))
+    checked=$((checked + 1))
+elif ! grep -q '^process_start_time_seconds ' <<<"$prom"; then
+    echo "promtool: /prom: no process_start_time_seconds in the reply"
+    failed=$((failed + 1))
+    checked=$((checked + 1))
+else
+    lint /prom <<<"$prom"
+fi
+
 echo "promtool: $((checked - failed)) passed, $failed failed"
 [ "$failed" = 0 ]
