@@ -297,8 +297,10 @@ impl Source {
             Err(Failure { reason, cause, .. }) => {
                 self.errors[reason.index()] += 1;
                 self.up = false;
-                // Logged once per change of the file (or of its absence),
-                // not once per scrape: an unchanged file is not re-read.
+                // A failure is logged once per change of the file (or of
+                // its absence), not once per scrape: an unchanged file is
+                // not re-read. The empty-file hint comes once until a good
+                // read.
                 if reason == Reason::Empty && !self.warned_empty {
                     self.warned_empty = true;
                     tracing::warn!(
