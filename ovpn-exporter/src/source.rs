@@ -116,6 +116,13 @@ impl FileKey {
             ctime: (m.ctime(), m.ctime_nsec()),
         }
     }
+
+    /// How much longer this version must stay unchanged before a read of
+    /// it is trusted: `None` once it was modified `SETTLE` ago or more.
+    fn unsettled(&self) -> Option<Duration> {
+        let age = SystemTime::now().duration_since(self.mtime?).ok()?;
+        SETTLE.checked_sub(age)
+    }
 }
 
 /// The file as last checked.
@@ -406,6 +413,12 @@ fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
             }
         }
     }
+    // A version modified moments ago can still be written to within one
+    // timestamp tick and keep its key: not remembered as failed, it is read
+    // again at the next refresh.
+    if last.key.is_some_and(|k| k.unsettled().is_some()) {
+        last.key = None;
+    }
     Err(last)
 }
 
@@ -429,20 +442,23 @@ fn open_error(path: &std::path::Path, e: &std::io::Error) -> String {
 
 fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
     let max_bytes = limits.max_bytes;
+    let seen = std::fs::metadata(path).ok();
     // A FIFO or device would block or never end: refuse before opening.
-    if let Ok(m) = std::fs::metadata(path)
+    if let Some(m) = &seen
         && !m.is_file()
     {
-        return Err(Failure::new(Reason::Invalid, Some(FileKey::of(&m)))
+        return Err(Failure::new(Reason::Invalid, Some(FileKey::of(m)))
             .because("not a regular file".to_owned()));
     }
     let file = match File::open(path) {
         Ok(f) => f,
         Err(e) => {
+            // The version stat'ed before the open: one made readable since
+            // (a chmod) differs from it and is read at the next refresh.
             let key = if e.kind() == ErrorKind::NotFound {
                 None
             } else {
-                FileKey::at(path)
+                seen.as_ref().map(FileKey::of)
             };
             let f = Failure::new(Reason::Missing, key);
             // Plain absence needs no explanation beyond the reason.
@@ -504,11 +520,7 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
     // moments ago is accepted only once it has stayed unchanged for SETTLE.
     // Parsing takes time too: the final check comes after it, so a write
     // during the parse is caught as well.
-    if let Some(wait) = after
-        .mtime
-        .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .and_then(|age| SETTLE.checked_sub(age))
-    {
+    if let Some(wait) = after.unsettled() {
         std::thread::sleep(wait);
     }
     let again = file
@@ -1400,8 +1412,9 @@ mod tests {
     }
 
     /// A read whose file changes while it waits for the file to settle
-    /// fails as the version it read, not the newer one: the next refresh
-    /// must read that newer version even if the file then stays unchanged.
+    /// fails as the version it read, not the newer one: the next refresh,
+    /// which compares the version it finds with the one remembered, reads
+    /// the newer version even if the file then stays unchanged.
     #[test]
     fn a_change_during_the_read_leaves_the_new_version_unread() {
         let path = tmp("changed.status");
@@ -1427,11 +1440,49 @@ mod tests {
             };
             assert_eq!(failure.reason, Reason::Incomplete);
             assert_eq!(failure.key, Some(read_version));
-            assert_ne!(failure.key, FileKey::at(&path));
+            assert_ne!(Seen::File(failure.key), Seen::File(FileKey::at(&path)));
             let _ = std::fs::remove_file(&path);
             return;
         }
         panic!("in 5 rounds the file never changed during a read");
+    }
+
+    /// A read that fails on a version modified moments ago does not
+    /// remember it (within one timestamp tick the file can change again
+    /// and keep its key); a settled version that fails is remembered.
+    #[test]
+    fn a_failed_version_still_settling_is_not_remembered() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let path = tmp("settling.status");
+        let limits = Limits::default();
+        for _round in 0..5 {
+            std::fs::write(&path, first_half(NEW_DOC)).unwrap();
+            let done = Arc::new(AtomicBool::new(false));
+            let toucher = {
+                let (path, done) = (path.clone(), Arc::clone(&done));
+                std::thread::spawn(move || {
+                    let file = File::options().write(true).open(&path).unwrap();
+                    while !done.load(Ordering::SeqCst) {
+                        file.set_modified(SystemTime::now()).unwrap();
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                })
+            };
+            let failure = read(&path, &limits).unwrap_err();
+            done.store(true, Ordering::SeqCst);
+            toucher.join().unwrap();
+            assert_eq!(failure.reason, Reason::Incomplete);
+            if failure.key.is_some() {
+                // The toucher stalled for SETTLE (a loaded machine): again.
+                continue;
+            }
+            write_dated(&path, first_half(NEW_DOC), 0);
+            let failure = read(&path, &limits).unwrap_err();
+            assert_eq!(failure.key, FileKey::at(&path));
+            let _ = std::fs::remove_file(&path);
+            return;
+        }
+        panic!("in 5 rounds a failure of a settling version was remembered");
     }
 
     /// A file that stays half-written is read exactly `ATTEMPTS` times,
