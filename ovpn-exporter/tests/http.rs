@@ -829,7 +829,10 @@ fn scrapes_racing_broken_files_always_serve_a_whole_good_document() {
                     // finished (at most 10 s).
                     let first = scraped.load(Ordering::SeqCst) + 2;
                     let until = Instant::now() + Duration::from_secs(10);
-                    while scraped.load(Ordering::SeqCst) < first && Instant::now() < until {
+                    while scraped.load(Ordering::SeqCst) < first
+                        && Instant::now() < until
+                        && !scrapers[0].is_finished()
+                    {
                         std::thread::sleep(Duration::from_millis(2));
                     }
                 } else {

@@ -348,6 +348,16 @@ fn configured_protocol_labels_clients_without_a_prefix() {
         all.iter()
             .all(|s| s.label("client").is_some_and(|c| c.ends_with("_tcp")))
     );
+    let server = common::Server::start(&["--status-file", &arg, "--source.protocol", "lan=tcp"]);
+    let r = server.get("/sessions");
+    assert_eq!(r.status, 200);
+    let sessions: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let sessions = sessions.as_array().unwrap();
+    assert_eq!(sessions.len(), all.len());
+    assert!(
+        sessions.iter().all(|s| s["protocol"] == "tcp"),
+        "{sessions:?}"
+    );
 }
 
 #[test]
