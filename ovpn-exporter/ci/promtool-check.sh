@@ -23,15 +23,19 @@ cleanup() {
 trap cleanup EXIT
 
 # The status files of a corpus directory, one a line; fails loudly if the
-# directory is missing or holds none (a process substitution would hide
-# find's failure and leave the list silently short).
+# directory is missing, cannot be listed or holds none (a process
+# substitution would hide find's failure and leave the list silently
+# short, and `set -e` does not reach into a command substitution).
 corpus_files() {
     local dir=$1 list
     if [ ! -d "$dir" ]; then
         echo "promtool: 0 passed, 1 failed (corpus directory $dir is missing)" >&2
         exit 1
     fi
-    list=$(find "$dir" -type f ! -name '*.jsonl' ! -name '*.sh' ! -name '*.md' | sort)
+    if ! list=$(find "$dir" -type f ! -name '*.jsonl' ! -name '*.sh' ! -name '*.md' | sort); then
+        echo "promtool: 0 passed, 1 failed (corpus directory $dir cannot be listed)" >&2
+        exit 1
+    fi
     if [ -z "$list" ]; then
         echo "promtool: 0 passed, 1 failed (corpus directory $dir holds no status files)" >&2
         exit 1
@@ -60,7 +64,12 @@ lint() {
 }
 check() {
     local out
-    out=$("$exporter" --once --log.level warn "$@")
+    if ! out=$("$exporter" --once --log.level warn "$@"); then
+        echo "promtool: the exporter failed: $*"
+        failed=$((failed + 1))
+        checked=$((checked + 1))
+        return
+    fi
     lint "$@" <<<"$out"
 }
 all=()
@@ -74,10 +83,14 @@ for flags in "" --no-client-metrics --kumina-names; do
 done
 # Redacted labels: dropped fields merge series, pseudonyms replace values.
 head -c 32 /dev/urandom >"$work/hash.key"
-for redact in drop "hash --labels.hash-key-file $work/hash.key"; do
+for redact in drop hash; do
+    opts=(--labels.redact "$redact")
+    if [ "$redact" = hash ]; then
+        opts+=(--labels.hash-key-file "$work/hash.key")
+    fi
     for flags in "" --kumina-names; do
         # shellcheck disable=SC2086
-        check --labels.redact $redact $flags "${all[@]}"
+        check "${opts[@]}" $flags "${all[@]}"
     done
 done
 
@@ -98,7 +111,7 @@ if [ -z "$port" ]; then
     cat "$work/exporter.log"
     failed=$((failed + 1))
     checked=$((checked + 1))
-elif ! prom=$(curl -fsS "http://127.0.0.1:$port/prom"); then
+elif ! prom=$(curl -fsS --max-time 10 "http://127.0.0.1:$port/prom"); then
     echo "promtool: /prom: the request failed"
     failed=$((failed + 1))
     checked=$((checked + 1))
