@@ -11,9 +11,10 @@
 //! backoff that doubles from 1 s to 30 s.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs as _};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ovpn_status::{Parser, Step};
@@ -167,7 +168,13 @@ pub struct Management {
     /// No connection attempt before this instant.
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// A host name lookup that outlived its deadline, still running: the
+    /// next connect waits for it rather than start another.
+    lookup: Option<Lookup>,
 }
+
+/// The addresses of a `host:port`, from a lookup on its own thread.
+type Lookup = mpsc::Receiver<std::io::Result<Vec<SocketAddr>>>;
 
 impl Management {
     /// Not connected yet; connects on the first [`fetch`](Self::fetch).
@@ -180,6 +187,7 @@ impl Management {
             carry: Vec::new(),
             retry_at: None,
             backoff: BACKOFF.0,
+            lookup: None,
         }
     }
 
@@ -306,9 +314,12 @@ impl Management {
                 Conn::Unix(sock.into())
             }
             Address::Tcp(addr) => {
+                let addrs = resolve(addr, &mut self.lookup, deadline, |a| {
+                    a.to_socket_addrs().map(Iterator::collect)
+                })?;
                 let mut last = None;
                 let mut found = None;
-                for a in addr.to_socket_addrs().map_err(unreachable)? {
+                for a in addrs {
                     match TcpStream::connect_timeout(&a, remaining(deadline)?) {
                         Ok(s) => {
                             found = Some(s);
@@ -397,6 +408,46 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()
 }
 
+/// The addresses of `host_port` by the deadline: a literal address as it
+/// is, a name from `lookup` run on a thread of its own, since a resolver
+/// can take longer than any deadline. A lookup still running at the
+/// deadline is kept in `pending` for the next call to wait on, so a slow
+/// resolver never has more than one lookup running per interface.
+fn resolve(
+    host_port: &str,
+    pending: &mut Option<Lookup>,
+    deadline: Instant,
+    lookup: fn(&str) -> std::io::Result<Vec<SocketAddr>>,
+) -> Result<Vec<SocketAddr>, Failure> {
+    if let Ok(a) = host_port.parse::<SocketAddr>() {
+        return Ok(vec![a]);
+    }
+    let rx = if let Some(rx) = pending.take() {
+        rx
+    } else {
+        let (tx, rx) = mpsc::channel();
+        let name = host_port.to_owned();
+        std::thread::Builder::new()
+            .name("management-lookup".into())
+            .spawn(move || {
+                // The receiver may be gone: nothing left to tell.
+                let _ = tx.send(lookup(&name));
+            })
+            .map_err(|e| Failure::Unreachable(format!("name lookup: {e}")))?;
+        rx
+    };
+    match rx.recv_timeout(remaining(deadline)?) {
+        Ok(found) => found.map_err(|e| Failure::Unreachable(e.to_string())),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            *pending = Some(rx);
+            Err(Failure::Timeout)
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Unreachable(
+            "name lookup ended without an answer".into(),
+        )),
+    }
+}
+
 fn remaining(deadline: Instant) -> Result<Duration, Failure> {
     let left = deadline.saturating_duration_since(Instant::now());
     if left.is_zero() {
@@ -450,6 +501,41 @@ mod tests {
     use super::*;
     use std::net::TcpListener;
     use std::thread;
+
+    /// A name lookup slower than the deadline times out, and the next
+    /// connect waits for that lookup instead of starting another; a literal
+    /// address is not looked up; a failed lookup says why.
+    #[test]
+    fn name_lookups_are_bounded_and_not_repeated() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        #[allow(clippy::unnecessary_wraps)] // the lookup's signature
+        fn slow(_: &str) -> std::io::Result<Vec<SocketAddr>> {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(300));
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], 7505))])
+        }
+        fn failing(_: &str) -> std::io::Result<Vec<SocketAddr>> {
+            Err(std::io::Error::other("no such host"))
+        }
+        let later = |ms| Instant::now() + Duration::from_millis(ms);
+        let mut pending = None;
+        let r = resolve("vpn.example:7505", &mut pending, later(50), slow);
+        assert!(matches!(r, Err(Failure::Timeout)), "{r:?}");
+        assert!(pending.is_some());
+        let r = resolve("vpn.example:7505", &mut pending, later(10_000), slow).unwrap();
+        assert_eq!(r, [SocketAddr::from(([127, 0, 0, 1], 7505))]);
+        assert!(pending.is_none());
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        let r = resolve("[::1]:7505", &mut pending, later(1), slow).unwrap();
+        assert_eq!(r, [SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 7505))]);
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        let r = resolve("nowhere.example:1", &mut pending, later(10_000), failing);
+        assert!(
+            matches!(&r, Err(Failure::Unreachable(e)) if e.contains("no such host")),
+            "{r:?}"
+        );
+    }
 
     const REPLY: &[u8] = b"TITLE\tOpenVPN 2.6.14\r\nTIME\t2026-11-22 15:16:56\t1795360616\r\n\
 HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\tBytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\tClient ID\tPeer ID\tData Channel Cipher\r\n\
