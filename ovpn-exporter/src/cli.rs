@@ -378,6 +378,43 @@ mod tests {
         assert!(flags >= 25, "{flags} flags");
     }
 
+    /// The README's flag table has a row for every flag, with its variable,
+    /// and no row for a flag that does not exist.
+    #[test]
+    fn the_readme_lists_every_flag_and_its_variable() {
+        use clap::CommandFactory as _;
+        let readme = include_str!("../README.md");
+        let rows: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `--")).collect();
+        let cmd = Cli::command();
+        let mut longs = Vec::new();
+        for arg in cmd.get_arguments() {
+            let (Some(long), Some(env)) = (arg.get_long(), arg.get_env()) else {
+                continue;
+            };
+            let flag = format!("| `--{long}");
+            let row = rows.iter().find(|r| {
+                r.strip_prefix(flag.as_str())
+                    .is_some_and(|rest| rest.starts_with([' ', '`']))
+            });
+            let env = format!("`{}`", env.to_string_lossy());
+            assert!(
+                row.is_some_and(|r| r.contains(&env)),
+                "no row for --{long} with {env}"
+            );
+            longs.push(long);
+        }
+        for row in rows {
+            let name = row["| `--".len()..]
+                .split([' ', '`'])
+                .next()
+                .unwrap_or_default();
+            assert!(
+                longs.contains(&name) || matches!(name, "version" | "help"),
+                "README row for an unknown flag: {row}"
+            );
+        }
+    }
+
     #[test]
     fn web_flags() {
         let cli = Cli::try_parse_from([
