@@ -128,7 +128,8 @@ impl FileKey {
 /// The file as last checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Seen {
-    /// Not checked yet.
+    /// Not checked yet, or a version not to be trusted as read: read at
+    /// the next refresh whatever the file is then.
     Never,
     /// Missing (`None`) or this version.
     File(Option<FileKey>),
@@ -253,10 +254,10 @@ impl Source {
                     return;
                 }
                 let result = read(path, limits);
-                *last_key = Seen::File(match &result {
-                    Ok((_, key)) => Some(*key),
+                *last_key = match &result {
+                    Ok((_, key)) => Seen::File(Some(*key)),
                     Err(f) => f.key,
-                });
+                };
                 self.generation += 1;
                 self.finish(now, limits, result.map(|(snap, _)| snap));
             }
@@ -343,20 +344,22 @@ impl Source {
     }
 }
 
-/// A failed read: why, the file version it saw, and for the log what went
-/// wrong in words.
+/// A failed read: why, the file version it failed on (not read again
+/// while the file stays that version), and for the log what went wrong in
+/// words.
 #[derive(Debug)]
 struct Failure {
     reason: Reason,
-    key: Option<FileKey>,
+    key: Seen,
     cause: Option<String>,
 }
 
 impl Failure {
+    /// A failure of this version of the file (`None`: missing).
     fn new(reason: Reason, key: Option<FileKey>) -> Self {
         Failure {
             reason,
-            key,
+            key: Seen::File(key),
             cause: None,
         }
     }
@@ -416,8 +419,10 @@ fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
     // A version modified moments ago can still be written to within one
     // timestamp tick and keep its key: not remembered as failed, it is read
     // again at the next refresh.
-    if last.key.is_some_and(|k| k.unsettled().is_some()) {
-        last.key = None;
+    if let Seen::File(Some(k)) = last.key
+        && k.unsettled().is_some()
+    {
+        last.key = Seen::Never;
     }
     Err(last)
 }
@@ -506,7 +511,7 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
         Ok(ok) => ok,
         Err(e) => {
             return Err(Failure {
-                key: Some(after),
+                key: Seen::File(Some(after)),
                 ..e.failure()
             });
         }
@@ -1439,8 +1444,8 @@ mod tests {
                 continue;
             };
             assert_eq!(failure.reason, Reason::Incomplete);
-            assert_eq!(failure.key, Some(read_version));
-            assert_ne!(Seen::File(failure.key), Seen::File(FileKey::at(&path)));
+            assert_eq!(failure.key, Seen::File(Some(read_version)));
+            assert_ne!(failure.key, Seen::File(FileKey::at(&path)));
             let _ = std::fs::remove_file(&path);
             return;
         }
@@ -1449,7 +1454,8 @@ mod tests {
 
     /// A read that fails on a version modified moments ago does not
     /// remember it (within one timestamp tick the file can change again
-    /// and keep its key); a settled version that fails is remembered.
+    /// and keep its key), not even as a missing file; a settled version
+    /// that fails is remembered.
     #[test]
     fn a_failed_version_still_settling_is_not_remembered() {
         use std::sync::atomic::{AtomicBool, Ordering};
@@ -1472,13 +1478,22 @@ mod tests {
             done.store(true, Ordering::SeqCst);
             toucher.join().unwrap();
             assert_eq!(failure.reason, Reason::Incomplete);
-            if failure.key.is_some() {
+            if failure.key != Seen::Never {
                 // The toucher stalled for SETTLE (a loaded machine): again.
                 continue;
             }
+            // Not remembered, not even as missing: a source that failed so
+            // and whose file is then removed counts the removal.
+            let mut s = Source::new(SourceSpec::new("s", path.clone()), &limits);
+            s.feed = Feed::File {
+                last_key: failure.key,
+            };
+            std::fs::remove_file(&path).unwrap();
+            s.refresh(&limits);
+            assert_eq!(s.errors[Reason::Missing.index()], 1);
             write_dated(&path, first_half(NEW_DOC), 0);
             let failure = read(&path, &limits).unwrap_err();
-            assert_eq!(failure.key, FileKey::at(&path));
+            assert_eq!(failure.key, Seen::File(FileKey::at(&path)));
             let _ = std::fs::remove_file(&path);
             return;
         }
