@@ -5,25 +5,53 @@
 #   first   the first scrape after the status file changed (read, parse,
 #           render, compress), median of ROUNDS changes;
 #   cached  a scrape of an unchanged file, median of ROUNDS;
+#           both timed with the body discarded, as a scraper keeps it in
+#           memory (writing 8.8 MiB to a file took curl 10-20 ms more);
 #   render  the exporter's own ovpn_exporter_render_duration_seconds;
 #   rss     the process's peak resident memory (VmHWM) at the end.
 # Run from the repository root: bash benches/scrape.sh [ROUNDS]
 # (SCRAPE_CLIENTS="1000 10000" for fewer sizes; CI runs one small round).
+# SCRAPE_RATE=1gbit (as root, with iproute2) scrapes over a link of that
+# rate instead of loopback, as from a Prometheus on another host: the
+# exporter and curl in two network namespaces made for the run, joined by
+# a veth pair shaped with tc's tbf on both ends.
 set -euo pipefail
 rounds=${1:-9}
 target=${CARGO_TARGET_DIR:-target}
 cargo build -q --release -p ovpn-exporter -p ovpn-testgen
 work=$(mktemp -d)
 pid=
+host=127.0.0.1
+in_x=()
+in_c=()
 cleanup() {
     [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    if [ -n "${SCRAPE_RATE:-}" ]; then
+        ip netns del "ovpnx-$$" 2>/dev/null || true
+        ip netns del "ovpnc-$$" 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
+if [ -n "${SCRAPE_RATE:-}" ]; then
+    x=ovpnx-$$ c=ovpnc-$$
+    ip netns add "$x"
+    ip netns add "$c"
+    ip link add "vx$$" netns "$x" type veth peer name "vc$$" netns "$c"
+    ip -n "$x" addr add 10.231.0.1/24 dev "vx$$"
+    ip -n "$c" addr add 10.231.0.2/24 dev "vc$$"
+    ip -n "$x" link set "vx$$" up
+    ip -n "$c" link set "vc$$" up
+    tc -n "$x" qdisc add dev "vx$$" root tbf rate "$SCRAPE_RATE" burst 256kb latency 50ms
+    tc -n "$c" qdisc add dev "vc$$" root tbf rate "$SCRAPE_RATE" burst 256kb latency 50ms
+    host=10.231.0.1
+    in_x=(ip netns exec "$x")
+    in_c=(ip netns exec "$c")
+fi
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ms() { awk '{ printf "%.1f", $1 * 1000 }'; }
-scrape() { curl -s -o "$work/out.gz" -H 'Accept-Encoding: gzip' -w '%{time_total}\n' "http://127.0.0.1:$port/metrics"; }
+scrape() { "${in_c[@]}" curl -s -o "${1:-/dev/null}" -H 'Accept-Encoding: gzip' -w '%{time_total}\n' "http://$host:$port/metrics"; }
 
 printf '%-8s %10s %10s %10s %10s %8s %9s\n' clients status_MiB expo_MiB gzip_MiB first_ms cached_ms rss_MiB
 port=${SCRAPE_PORT:-29234}
@@ -31,10 +59,10 @@ for clients in ${SCRAPE_CLIENTS:-1000 10000 100000}; do
     status=$work/server.status
     "$target/release/ovpn-testgen" --version v3 --clients "$clients" > "$status"
     port=$((port + 1))
-    "$target/release/ovpn-exporter" --status-file "udp=$status" \
-        --web.listen-address "127.0.0.1:$port" --log.level error &
+    "${in_x[@]}" "$target/release/ovpn-exporter" --status-file "udp=$status" \
+        --web.listen-address "$host:$port" --log.level error &
     pid=$!
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+    for _ in $(seq 100); do "${in_c[@]}" curl -s -o /dev/null "http://$host:$port/" && break; sleep 0.1; done
     scrape > /dev/null
     first=$(for i in $(seq "$rounds"); do
         # A new mtime is a change; sleep past the exporter's 25 ms quiet rule.
@@ -43,6 +71,7 @@ for clients in ${SCRAPE_CLIENTS:-1000 10000 100000}; do
         scrape
     done | median)
     cached=$(for _ in $(seq "$rounds"); do scrape; done | median)
+    scrape "$work/out.gz" > /dev/null
     gz=$(stat -c %s "$work/out.gz")
     expo=$(gunzip -c "$work/out.gz" | wc -c)
     rss=$(awk '/VmHWM/ { print $2 / 1024 }' "/proc/$pid/status")
