@@ -82,8 +82,9 @@ impl Settings {
 #[derive(Debug)]
 pub struct App {
     exporter: Arc<Mutex<Exporter>>,
-    /// Single flight: one refresh at a time; waiters then reuse its result.
-    refresh: tokio::sync::Mutex<()>,
+    /// Single flight: one refresh at a time, held until its rendering is
+    /// made; waiters then reuse its result.
+    refresh: Arc<tokio::sync::Mutex<()>>,
     settings: Settings,
     web: WebState,
     stats: Arc<Stats>,
@@ -96,7 +97,7 @@ impl App {
         let stats = Arc::new(Stats::new(web.has_file()));
         App {
             exporter: Arc::new(Mutex::new(exporter)),
-            refresh: tokio::sync::Mutex::new(()),
+            refresh: Arc::new(tokio::sync::Mutex::new(())),
             settings,
             web,
             stats,
@@ -109,17 +110,26 @@ impl App {
         &self.stats
     }
 
+    /// The rendering for `collectors`, refreshed. A new one comes back as
+    /// soon as its making starts, so that its gzip copy is sent while it is
+    /// made; the next refresh waits until it is finished, and then finds
+    /// it made.
     async fn current(&self, collectors: Collectors) -> Option<Arc<Rendered>> {
-        let _flight = self.refresh.lock().await;
+        let flight = Arc::clone(&self.refresh).lock_owned().await;
         let exporter = Arc::clone(&self.exporter);
+        let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
-            exporter
+            let _flight = flight;
+            let (r, job) = exporter
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .refresh(collectors)
-        })
-        .await
-        .ok()
+                .start(collectors);
+            let _ = tx.send(r);
+            if let Some(job) = job {
+                job.run();
+            }
+        });
+        rx.await.ok()
     }
 
     /// True if the request carries credentials of a configured user.
@@ -239,9 +249,13 @@ impl App {
                 .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));
             resp
         } else {
-            let body = tokio::task::spawn_blocking(move || r.metrics())
-                .await
-                .unwrap_or_default();
+            let body = tokio::task::spawn_blocking(move || {
+                r.metrics_gzip().wait().is_ok().then(|| r.metrics())
+            })
+            .await;
+            let Ok(Some(body)) = body else {
+                return plain(StatusCode::INTERNAL_SERVER_ERROR, "rendering failed\n");
+            };
             response(StatusCode::OK, TEXT_FORMAT, body)
         };
         resp.headers_mut()
@@ -462,47 +476,48 @@ impl Connection {
 }
 
 /// A response body: one buffer, or a gzip member sent part by part as it
-/// is shared, never joined into one buffer.
+/// is shared, never joined into one buffer, and as far as it is made.
 #[derive(Debug)]
 pub enum Body {
     /// One buffer (taken when sent).
     Whole(Option<Bytes>),
-    /// The member and how many of its parts were sent.
+    /// The member and how many of its parts were sent. A member still
+    /// being made has no length yet: the response is sent chunked.
     Parts(gzip::Member, usize),
 }
 
 impl hyper::body::Body for Body {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = gzip::Unfinished;
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        let next = match self.get_mut() {
-            Body::Whole(b) => b.take(),
-            Body::Parts(m, sent) => {
-                let part = m.parts().get(*sent).cloned();
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, gzip::Unfinished>>> {
+        match self.get_mut() {
+            Body::Whole(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Parts(m, sent) => m.poll_part(*sent, cx).map(|part| {
+                let part = part.transpose()?;
                 *sent += 1;
-                part
-            }
-        };
-        Poll::Ready(next.map(|b| Ok(Frame::data(b))))
+                Some(part.map(Frame::data))
+            }),
+        }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
             Body::Whole(b) => b.is_none(),
-            Body::Parts(m, sent) => *sent >= m.parts().len(),
+            Body::Parts(m, sent) => m.ends_before(*sent),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        let left = match self {
-            Body::Whole(b) => b.as_ref().map_or(0, Bytes::len),
-            Body::Parts(m, sent) => m.parts().iter().skip(*sent).map(Bytes::len).sum(),
-        };
-        SizeHint::with_exact(left as u64)
+        match self {
+            Body::Whole(b) => SizeHint::with_exact(b.as_ref().map_or(0, Bytes::len) as u64),
+            Body::Parts(m, sent) => m
+                .len_from(*sent)
+                .map_or_else(SizeHint::default, |n| SizeHint::with_exact(n as u64)),
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::collect::Collectors;
 use crate::config::SourceSpec;
-use crate::render::{Options, Rendered, SourceState};
+use crate::render::{Job, Options, Rendered, SourceState};
 use crate::source::{Limits, Source};
 
 /// Renderings for one set of snapshots, by collector set.
@@ -35,8 +35,20 @@ impl Exporter {
     }
 
     /// Refreshes every source (blocking I/O) and returns the rendering
-    /// of the current snapshots, reusing the previous one if nothing changed.
+    /// of the current snapshots, made whole, reusing the previous one if
+    /// nothing changed.
     pub fn refresh(&mut self, collectors: Collectors) -> Arc<Rendered> {
+        let (r, job) = self.start(collectors);
+        if let Some(job) = job {
+            job.run();
+        }
+        r
+    }
+
+    /// Like [`Exporter::refresh`], but a new rendering comes back at once,
+    /// with the job that makes its exposition: run it without holding
+    /// this state, while the rendering is already being sent.
+    pub fn start(&mut self, collectors: Collectors) -> (Arc<Rendered>, Option<Job>) {
         let limits = &self.limits;
         if self.sources.iter().filter(|s| s.is_live()).count() > 1 {
             // Management interfaces wait on the network: ask them all at
@@ -63,8 +75,10 @@ impl Exporter {
             crate::spare::spares().trim();
         }
         let cached = self.cache.get_or_insert_with(|| (gens, Vec::new()));
+        // A rendering whose making panicked is made again.
+        cached.1.retain(|(_, r)| !r.metrics_gzip().failed());
         if let Some((_, r)) = cached.1.iter().find(|(c, _)| *c == collectors) {
-            return Arc::clone(r);
+            return (Arc::clone(r), None);
         }
         let states = self
             .sources
@@ -80,12 +94,13 @@ impl Exporter {
             collectors,
             ..self.opts
         };
-        let r = Arc::new(Rendered::new(states, opts, self.server.clone()));
+        let (r, job) = Rendered::start(states, opts, self.server.clone());
+        let r = Arc::new(r);
         // At most one rendering per distinct collector set (8 sets).
         if let Some(c) = self.cache.as_mut() {
             c.1.push((collectors, Arc::clone(&r)));
         }
-        r
+        (r, Some(job))
     }
 }
 

@@ -411,6 +411,66 @@ fn endpoints_landing_prom_gzip_and_404() {
     assert!(status.success(), "{status:?}");
 }
 
+/// The first gzip scrape after a change is sent while it is made: no
+/// length is known when its response starts, so it is chunked. It is the
+/// same rendering, byte for byte, as the scrape after it, which announces
+/// its length.
+#[test]
+fn the_first_scrape_after_a_change_is_sent_while_it_is_made() {
+    let dir = tempdir("streamed");
+    let path = dir.join("s");
+    // Its rendering (hundreds of milliseconds in a debug build) outlasts
+    // the start of the response by far.
+    let o = Options {
+        version: Version::V3,
+        clients: 20_000,
+        seed: 9,
+        ..Options::default()
+    };
+    let doc = write_doc(&path, &o);
+    let arg = format!("udp={}", path.display());
+    let server = Server::start(&["--status-file", &arg]);
+    let gz = [("accept-encoding", "gzip")];
+    for change in 1..=2u64 {
+        // A new mtime is a change (the startup read made the first
+        // rendering); set well in the past, it is settled at once.
+        let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + change);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let first = server.get_with("/metrics", &gz);
+        assert_eq!(first.status, 200);
+        assert_eq!(
+            first.header("transfer-encoding"),
+            Some("chunked"),
+            "change {change}"
+        );
+        assert_eq!(first.header("content-length"), None);
+        let cached = server.get_with("/metrics", &gz);
+        let len = cached.body.len().to_string();
+        assert_eq!(cached.header("content-length"), Some(len.as_str()));
+        assert_eq!(cached.header("transfer-encoding"), None);
+        assert!(
+            first.body == cached.body,
+            "change {change}: not the same bytes"
+        );
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&first.body[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        let e = check(&text);
+        assert_eq!(
+            e.get("ovpn_sessions_total", &[]),
+            Some(doc.clients.len() as f64)
+        );
+    }
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
 fn up(e: &common::Expo, src: &str) -> Option<f64> {
     e.get("ovpn_up", &[("source", src)])
 }

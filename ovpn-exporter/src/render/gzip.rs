@@ -1,5 +1,6 @@
 //! gzip on every core: a document written in pieces, each piece deflated
-//! by the thread that wrote it while its text is still in cache.
+//! by the thread that wrote it while its text is still in cache, and sent
+//! as soon as the pieces before it are.
 //!
 //! Prometheus always asks for gzip, so the compressed copy is the one that
 //! matters, and at 100,000 clients deflate is the largest cost of a change.
@@ -13,18 +14,22 @@
 //! member: every reader accepts it, including those that stop after the
 //! first member.
 //!
-//! The plain text is never held whole, only one piece per thread: beyond
-//! what the pieces are written from, memory holds the compressed pieces,
-//! in one buffer per thread, and a few MiB. The member is served from
-//! those buffers as they are ([`Member`]), never joined into one, and they
-//! are the next document's once it is dropped and no longer sent.
+//! The member is a list of parts that grows in document order while the
+//! threads work ([`Member`]): a response sends each part as soon as it and
+//! the ones before it are made, so the first scrape after a change moves
+//! the 8.8 MiB of a 100,000-client exposition while the rest is still being
+//! deflated, instead of after it. The plain text is never held whole, only
+//! one piece per thread: beyond what the pieces are written from, memory
+//! holds the compressed pieces, in a few buffers per thread, and a few MiB.
+//! The parts are slices of those buffers, never joined into one, and the
+//! buffers are the next document's once it is dropped and no longer sent.
 
 use std::io::Read;
-use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use flate2::Crc;
 
 use super::deflate::Encoder;
@@ -36,97 +41,185 @@ const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// A final, empty deflate block (fixed Huffman, end of block at once).
 const LAST_BLOCK: [u8; 2] = [0x03, 0x00];
 
-/// A document deflated: each thread's output (its pieces, deflated one
-/// after the other), the pieces' places in them in document order, the
-/// CRC and the plain text's length. One buffer per thread, of at least
-/// 1 MiB (above the exporter's fixed 128 KiB mmap threshold, so mapped
-/// apart from the heap and given back whole), instead of an allocation of
-/// 20–60 KiB per piece: those were freed all over the threads' heaps after
-/// each change, which kept several MiB resident. The buffers are the last
-/// rendering's where it could give them back ([`Member::recycle`]).
-#[derive(Debug, Default)]
-pub struct Deflated {
-    outputs: Vec<Vec<u8>>,
-    order: Vec<(usize, Range<usize>)>,
-    crc: Crc,
-    len: usize,
-}
+/// The most output one thread wrote in the last rendering: the size of the
+/// next one's buffers, so that each thread's output is one buffer, as a
+/// rendering of the same size gave back.
+static LAST_OUTPUT: AtomicUsize = AtomicUsize::new(0);
 
-impl Deflated {
-    /// The plain text's length.
-    pub fn plain_len(&self) -> usize {
-        self.len
-    }
+/// Compressed bytes made before waiting readers are woken.
+const WAKE_BYTES: usize = 256 << 10;
 
-    /// The gzip member, in parts: the threads' outputs are not copied into
-    /// one buffer.
-    pub fn into_member(self) -> Member {
-        let outputs: Vec<Bytes> = self
-            .outputs
-            .into_iter()
-            .map(|mut o| {
-                o.shrink_to_fit();
-                Bytes::from(o)
-            })
-            .collect();
-        let mut parts = Vec::with_capacity(self.order.len() + 2);
-        parts.push(Bytes::from_static(&HEADER));
-        // Consecutive pieces that one thread deflated one after the other
-        // make one part.
-        let mut run: Option<(usize, Range<usize>)> = None;
-        for (o, r) in self.order.into_iter().filter(|(_, r)| !r.is_empty()) {
-            match &mut run {
-                Some((ro, rr)) if *ro == o && rr.end == r.start => rr.end = r.end,
-                _ => {
-                    parts.extend(run.replace((o, r)).map(|(o, r)| slice(&outputs, o, r)));
-                }
-            }
-        }
-        parts.extend(run.map(|(o, r)| slice(&outputs, o, r)));
-        let mut trailer = LAST_BLOCK.to_vec();
-        trailer.extend_from_slice(&self.crc.sum().to_le_bytes());
-        trailer.extend_from_slice(&self.crc.amount().to_le_bytes());
-        parts.push(Bytes::from(trailer));
-        let len = parts.iter().map(Bytes::len).sum();
-        Member {
-            shared: Arc::new(Parts { parts, outputs }),
-            len,
-        }
-    }
-}
-
-/// Part `r` of output `o`. Made by `compress` from these outputs: a
-/// missing part would be a bug, and panics rather than make a member with
-/// a bad CRC.
-fn slice(outputs: &[Bytes], o: usize, r: Range<usize>) -> Bytes {
-    let out = outputs.get(o);
-    assert!(
-        out.is_some_and(|out| r.end <= out.len()),
-        "a piece outside the threads' outputs"
-    );
-    out.map(|out| out.slice(r)).unwrap_or_default()
-}
-
-/// A gzip member in parts that join to it: the header, the pieces' deflate
-/// output (slices of the threads' buffers) and the trailer. A clone shares
-/// every part: serving it copies nothing, and the member is never joined.
-#[derive(Clone, Debug, Default)]
+/// A gzip member in parts that join to it: the header, each piece's
+/// deflate output (a slice of a thread's buffer) and the trailer. Parts
+/// are added in order while the member is made ([`Maker`]), and a reader
+/// can take each as soon as it is there ([`Member::poll_part`]). A clone
+/// shares every part: serving it copies nothing, and the member is never
+/// joined.
+#[derive(Clone, Debug)]
 pub struct Member {
-    shared: Arc<Parts>,
-    len: usize,
+    shared: Arc<Shared>,
 }
 
-/// A member's parts, and the threads' buffers they are slices of.
+/// A member's parts, behind a lock, and the signal that it is finished.
 #[derive(Debug, Default)]
-struct Parts {
+struct Shared {
+    made: Mutex<Made>,
+    finished: Condvar,
+}
+
+/// What is made of a member.
+#[derive(Debug, Default)]
+struct Made {
+    /// The parts so far, in order.
     parts: Vec<Bytes>,
-    outputs: Vec<Bytes>,
+    /// Their bytes.
+    len: usize,
+    /// Pieces done before one ahead of them in the document, by number.
+    early: Vec<(usize, Bytes)>,
+    /// The number of the next piece in document order.
+    next: usize,
+    state: State,
+    /// The plain text's length, once finished.
+    plain_len: usize,
+    /// Readers waiting for the next part, and `len` when they were last
+    /// woken.
+    waiting: Vec<Waker>,
+    woken: usize,
+    /// What is left of the buffers the pieces are slices of: each becomes
+    /// the whole buffer again once no part of it is held.
+    buffers: Vec<BytesMut>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum State {
+    #[default]
+    Making,
+    Finished,
+    /// Its maker was dropped before the end: a panic while rendering.
+    Failed,
+}
+
+/// A member whose making stopped before its end (the rendering panicked):
+/// a response sending it ends with an error rather than a truncated body.
+#[derive(Debug)]
+pub struct Unfinished;
+
+impl std::fmt::Display for Unfinished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the exposition's gzip copy was not finished")
+    }
+}
+
+impl std::error::Error for Unfinished {}
+
+impl Default for Member {
+    /// An empty, finished member (no bytes at all).
+    fn default() -> Self {
+        let made = Made {
+            state: State::Finished,
+            ..Made::default()
+        };
+        Member {
+            shared: Arc::new(Shared {
+                made: Mutex::new(made),
+                finished: Condvar::new(),
+            }),
+        }
+    }
 }
 
 impl Member {
-    /// The parts, in order.
-    pub fn parts(&self) -> &[Bytes] {
-        &self.shared.parts
+    /// A member with its header, and the maker that adds the rest.
+    pub fn new() -> (Member, Maker) {
+        let shared = Arc::new(Shared::default());
+        lock(&shared).push(Bytes::from_static(&HEADER));
+        let maker = Maker {
+            shared: Arc::clone(&shared),
+            finished: false,
+        };
+        (Member { shared }, maker)
+    }
+
+    fn made(&self) -> MutexGuard<'_, Made> {
+        lock(&self.shared)
+    }
+
+    /// Part `i`: `Ready(Ok(Some(part)))` once it is made, `Ready(Ok(None))`
+    /// after the last, `Ready(Err)` if the member will not be finished, and
+    /// `Pending` while the part is still to come (the task is woken when
+    /// more is made).
+    pub fn poll_part(
+        &self,
+        i: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Bytes>, Unfinished>> {
+        let mut made = self.made();
+        if let Some(part) = made.parts.get(i) {
+            return Poll::Ready(Ok(Some(part.clone())));
+        }
+        match made.state {
+            State::Finished => Poll::Ready(Ok(None)),
+            State::Failed => Poll::Ready(Err(Unfinished)),
+            State::Making => {
+                if !made.waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                    made.waiting.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The bytes of the parts from `i` on, once the member is finished
+    /// (`None` before).
+    pub fn len_from(&self, i: usize) -> Option<usize> {
+        let made = self.made();
+        (made.state == State::Finished).then(|| made.parts.iter().skip(i).map(Bytes::len).sum())
+    }
+
+    /// True once the member is finished and has no part from `i` on.
+    pub fn ends_before(&self, i: usize) -> bool {
+        let made = self.made();
+        made.state == State::Finished && i >= made.parts.len()
+    }
+
+    /// True if the member will never be finished.
+    pub fn failed(&self) -> bool {
+        self.made().state == State::Failed
+    }
+
+    /// Waits until the member is finished, on a thread that may block.
+    ///
+    /// # Errors
+    ///
+    /// [`Unfinished`] if it never will be: its rendering panicked.
+    pub fn wait(&self) -> Result<(), Unfinished> {
+        let mut made = self.made();
+        loop {
+            match made.state {
+                State::Finished => return Ok(()),
+                State::Failed => return Err(Unfinished),
+                State::Making => {
+                    made = self
+                        .shared
+                        .finished
+                        .wait(made)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+    }
+
+    /// The parts, in order, once finished (waits; what was made if the
+    /// member failed).
+    pub fn parts(&self) -> Vec<Bytes> {
+        let _ = self.wait();
+        self.made().parts.clone()
+    }
+
+    /// The plain text's length (waits; 0 if the member failed).
+    pub fn plain_len(&self) -> usize {
+        let _ = self.wait();
+        self.made().plain_len
     }
 
     /// Gives the threads' buffers to `spares` (for the next rendering's
@@ -134,60 +227,168 @@ impl Member {
     /// part of it still being sent. Otherwise they are freed when the last
     /// one goes.
     pub fn recycle(self, spares: &Spares) {
-        let Ok(Parts { parts, outputs }) = Arc::try_unwrap(self.shared) else {
+        let Ok(shared) = Arc::try_unwrap(self.shared) else {
             return;
         };
-        drop(parts);
-        for out in outputs {
-            if let Ok(mut out) = out.try_into_mut() {
-                // Emptied first: nothing to move when it becomes a `Vec`.
-                out.clear();
-                spares.give(out.into());
-            }
+        let made = shared
+            .made
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Made {
+            parts,
+            early,
+            buffers,
+            ..
+        } = made;
+        drop((parts, early));
+        for buf in buffers {
+            // The whole buffer if no part of it is held, else an empty one.
+            spares.give(Vec::from(buf));
         }
     }
 
-    /// The member's length in bytes.
+    /// The member's length in bytes (waits until it is finished).
     pub fn len(&self) -> usize {
-        self.len
+        let _ = self.wait();
+        self.made().len
     }
 
     /// True for no bytes at all (only the default member).
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
-    /// The member in one buffer.
+    /// The member in one buffer (waits until it is finished).
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len);
-        for p in &self.shared.parts {
+        let parts = self.parts();
+        let mut out = Vec::with_capacity(parts.iter().map(Bytes::len).sum());
+        for p in &parts {
             out.extend_from_slice(p);
         }
         out
     }
 
-    /// Reads the member from its parts.
-    pub fn reader(&self) -> impl Read + '_ {
+    /// Reads the member from its parts (waits until it is finished).
+    pub fn reader(&self) -> impl Read {
         PartsReader {
-            parts: &self.shared.parts,
+            parts: self.parts().into(),
             at: 0,
         }
     }
 }
 
+fn lock(shared: &Shared) -> MutexGuard<'_, Made> {
+    // Only pushed to under the lock: a panic cannot leave it half-changed.
+    shared.made.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Made {
+    fn push(&mut self, part: Bytes) {
+        if !part.is_empty() {
+            self.len += part.len();
+            self.parts.push(part);
+        }
+    }
+
+    /// Adds piece `i`'s output, and those done early that follow it:
+    /// true if a part was added.
+    fn piece(&mut self, i: usize, out: Bytes) -> bool {
+        if i != self.next {
+            self.early.push((i, out));
+            return false;
+        }
+        self.push(out);
+        self.next += 1;
+        while let Some(k) = self.early.iter().position(|(j, _)| *j == self.next) {
+            let (_, out) = self.early.swap_remove(k);
+            self.push(out);
+            self.next += 1;
+        }
+        true
+    }
+}
+
+/// Makes a [`Member`]: adds each piece's output and then the trailer.
+/// Dropped before [`Maker::finish`] (a panic while rendering), it marks
+/// the member failed, so that no reader waits for it forever.
+#[derive(Debug)]
+pub struct Maker {
+    shared: Arc<Shared>,
+    finished: bool,
+}
+
+impl Maker {
+    /// Piece `i`'s output (pieces come in any order; each once).
+    fn piece(&self, i: usize, out: Bytes) {
+        let woken = {
+            let mut made = lock(&self.shared);
+            // Readers are woken for 256 KiB or more at a time: a response
+            // then sends several parts in one write, rather than making a
+            // system call and a wakeup for each 20–60 KiB piece while the
+            // rendering needs the cores.
+            if made.piece(i, out) && made.len - made.woken >= WAKE_BYTES {
+                made.woken = made.len;
+                std::mem::take(&mut made.waiting)
+            } else {
+                Vec::new()
+            }
+        };
+        woken.into_iter().for_each(Waker::wake);
+    }
+
+    /// The trailer, once every piece is in: the member is finished.
+    fn finish(mut self, crc: &Crc, plain_len: usize, buffers: Vec<BytesMut>) {
+        let mut trailer = LAST_BLOCK.to_vec();
+        trailer.extend_from_slice(&crc.sum().to_le_bytes());
+        trailer.extend_from_slice(&crc.amount().to_le_bytes());
+        {
+            let mut made = lock(&self.shared);
+            debug_assert!(
+                made.early.is_empty(),
+                "a piece missing before {}",
+                made.next
+            );
+            made.push(Bytes::from(trailer));
+            made.plain_len = plain_len;
+            made.buffers = buffers;
+        }
+        self.finished = true;
+        self.end(State::Finished);
+    }
+
+    fn end(&self, state: State) {
+        let woken = {
+            let mut made = lock(&self.shared);
+            made.state = state;
+            std::mem::take(&mut made.waiting)
+        };
+        self.shared.finished.notify_all();
+        woken.into_iter().for_each(Waker::wake);
+    }
+}
+
+impl Drop for Maker {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.end(State::Failed);
+        }
+    }
+}
+
 /// Reads a list of parts as one stream.
-struct PartsReader<'a> {
-    parts: &'a [Bytes],
+struct PartsReader {
+    parts: std::collections::VecDeque<Bytes>,
     /// Bytes of the first part already read.
     at: usize,
 }
 
-impl Read for PartsReader<'_> {
+impl Read for PartsReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while let Some((first, rest)) = self.parts.split_first() {
+        while let Some(first) = self.parts.front() {
             let left = first.get(self.at..).unwrap_or_default();
             if left.is_empty() {
-                (self.parts, self.at) = (rest, 0);
+                self.parts.pop_front();
+                self.at = 0;
                 continue;
             }
             let n = left.len().min(buf.len());
@@ -201,45 +402,82 @@ impl Read for PartsReader<'_> {
     }
 }
 
-/// What one thread did: its output, and per piece its number, its place in
-/// the output, its CRC and its plain length.
+/// What one thread did: per piece its number, its CRC and its plain
+/// length; and the buffers its pieces' outputs are slices of.
 #[derive(Default)]
 struct Worker {
-    out: Vec<u8>,
-    done: Vec<(usize, Range<usize>, Crc, usize)>,
+    /// Where the next piece's output goes: the pieces before it were split
+    /// off its front.
+    out: BytesMut,
+    /// The capacity `out` had when it was taken.
+    size: usize,
+    /// What is left of the buffers filled before `out`.
+    full: Vec<BytesMut>,
+    /// One piece deflated, before it goes to `out`.
+    deflated: Vec<u8>,
+    /// The bytes of all its pieces' outputs.
+    written: usize,
+    done: Vec<(usize, Crc, usize)>,
     encoder: Encoder,
     text: Vec<u8>,
 }
 
 impl Worker {
-    /// Deflates the text in `self.text` as piece `i`.
-    fn deflate(&mut self, i: usize) {
-        if self.out.capacity() == 0 && !self.text.is_empty() {
-            // Taken at the first text, not before: a thread that starts on
-            // a piece without text leaves the spares to what it runs.
-            self.out = crate::spare::spares().take(1 << 20);
-        }
-        let start = self.out.len();
-        self.encoder.deflate(&self.text, &mut self.out);
+    /// Deflates the text in `self.text` as piece `i` and gives it to
+    /// `maker`.
+    fn deflate(&mut self, i: usize, maker: &Maker) {
+        self.deflated.clear();
+        self.encoder.deflate(&self.text, &mut self.deflated);
         let mut crc = Crc::new();
         crc.update(&self.text);
-        self.done
-            .push((i, start..self.out.len(), crc, self.text.len()));
+        self.done.push((i, crc, self.text.len()));
+        let n = self.deflated.len();
+        if self.out.capacity() - self.out.len() < n {
+            // A new buffer: the first (at the first text, so that a thread
+            // that starts on a piece without text leaves the spares to what
+            // it runs) as large as the most one thread wrote last time, an
+            // eighth more, usually a spare that last rendering gave back;
+            // one more, of 1 MiB or more, for a rare overflow.
+            let last = if self.size == 0 {
+                LAST_OUTPUT.load(Ordering::Relaxed) / 8 * 9
+            } else {
+                0
+            };
+            let want = last.max(n).max(1 << 20);
+            let fresh = writable(crate::spare::spares().take(want));
+            let had = std::mem::replace(&mut self.size, fresh.capacity());
+            let full = std::mem::replace(&mut self.out, fresh);
+            if had > 0 {
+                self.full.push(full);
+            }
+        }
+        self.out.extend_from_slice(&self.deflated);
+        self.written += n;
+        maker.piece(i, self.out.split().freeze());
     }
 }
 
-/// Deflates a document of `pieces` pieces, `write(i, buf)` appending the
-/// text of piece `i` to the empty `buf` (or none: a piece can be other
-/// work the pieces after it need), on up to `threads` threads (this one
-/// included; at most 8), then `tail`, written on this thread once every
-/// piece is done. Pieces are taken in order, written at the same time and
-/// finished in any order; the result holds them in order.
+/// `buf`'s memory, all of its capacity, as a `BytesMut`, without a copy:
+/// a `Vec` becomes a `Bytes` that owns its capacity, and that, unique, a
+/// `BytesMut`.
+fn writable(buf: Vec<u8>) -> BytesMut {
+    BytesMut::from(Bytes::from(buf))
+}
+
+/// Deflates a document of `pieces` pieces into `maker`'s member,
+/// `write(i, buf)` appending the text of piece `i` to the empty `buf` (or
+/// none: a piece can be other work the pieces after it need), on up to
+/// `threads` threads (this one included; at most 8), then `tail`, written
+/// on this thread once every piece is done. Pieces are taken in order,
+/// written at the same time and finished in any order; the member gets
+/// them in order, each as soon as those before it are in.
 pub fn compress(
     threads: usize,
     pieces: usize,
     write: impl Fn(usize, &mut Vec<u8>) + Sync,
     tail: impl FnOnce(&mut Vec<u8>),
-) -> Deflated {
+    maker: Maker,
+) {
     let threads = threads.clamp(1, 8).min(pieces.max(1));
     let next = AtomicUsize::new(0);
     // One worker: takes the next piece until none is left.
@@ -252,7 +490,7 @@ pub fn compress(
             }
             w.text.clear();
             write(i, &mut w.text);
-            w.deflate(i);
+            w.deflate(i, &maker);
         }
     };
     let mut workers = std::thread::scope(|scope| {
@@ -260,7 +498,7 @@ pub fn compress(
         let mut all = vec![work()];
         for h in helpers {
             // A panic there is a panic here: never a document with a
-            // piece missing.
+            // piece missing (the maker, dropped, fails the member).
             all.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         }
         all
@@ -269,26 +507,34 @@ pub fn compress(
     if let Some(w) = workers.first_mut() {
         w.text.clear();
         tail(&mut w.text);
-        w.deflate(pieces);
+        w.deflate(pieces, &maker);
     }
-    let mut done: Vec<_> = workers
-        .iter_mut()
-        .enumerate()
-        .flat_map(|(o, w)| {
-            w.done
-                .drain(..)
-                .map(move |(i, r, crc, len)| (i, o, r, crc, len))
-        })
-        .collect();
+    let mut done: Vec<_> = workers.iter_mut().flat_map(|w| w.done.drain(..)).collect();
     done.sort_unstable_by_key(|(i, ..)| *i);
-    let mut all = Deflated::default();
-    for (_, o, r, crc, len) in done {
-        all.crc.combine(&crc);
-        all.len += len;
-        all.order.push((o, r));
+    let mut crc = Crc::new();
+    for (_, c, _) in &done {
+        crc.combine(c);
     }
-    all.outputs = workers.into_iter().map(|w| w.out).collect();
-    all
+    let plain_len = done.iter().map(|(.., len)| len).sum();
+    let most = workers.iter().map(|w| w.written).max().unwrap_or(0);
+    LAST_OUTPUT.store(most, Ordering::Relaxed);
+    let buffers = workers
+        .into_iter()
+        .flat_map(|w| w.full.into_iter().chain([w.out]))
+        .collect();
+    maker.finish(&crc, plain_len, buffers);
+}
+
+/// [`compress`] into a new member, returned finished.
+pub fn compressed(
+    threads: usize,
+    pieces: usize,
+    write: impl Fn(usize, &mut Vec<u8>) + Sync,
+    tail: impl FnOnce(&mut Vec<u8>),
+) -> Member {
+    let (member, maker) = Member::new();
+    compress(threads, pieces, write, tail, maker);
+    member
 }
 
 #[cfg(test)]
@@ -324,14 +570,13 @@ mod tests {
         ] {
             let plain = text(n);
             let chunks: Vec<&[u8]> = plain.chunks(piece).collect();
-            let deflated = compress(
+            let member = compressed(
                 threads,
                 chunks.len(),
                 |i, buf| buf.extend_from_slice(chunks[i]),
                 |buf| buf.extend_from_slice(b"tail\n"),
             );
-            assert_eq!(deflated.plain_len(), plain.len() + 5);
-            let member = deflated.into_member();
+            assert_eq!(member.plain_len(), plain.len() + 5);
             let gz = member.to_vec();
             assert_eq!(gz.len(), member.len());
             let mut read = Vec::new();
@@ -375,8 +620,7 @@ mod tests {
         })
         .take(3 * crate::spare::MIN_BYTES)
         .collect();
-        let member =
-            || compress(1, 1, |_, buf| buf.extend_from_slice(&noise), |_| {}).into_member();
+        let member = || compressed(1, 1, |_, buf| buf.extend_from_slice(&noise), |_| {});
         let spares = Spares::new();
         let held = member();
         let clone = held.clone();
@@ -394,6 +638,111 @@ mod tests {
         assert!(back.is_empty() && back.capacity() + HEADER.len() + trailer >= len);
     }
 
+    /// Polls part `i` until it is there or the member ends (bounded).
+    fn part_when_made(member: &Member, i: usize) -> Result<Option<Bytes>, Unfinished> {
+        let mut cx = Context::from_waker(Waker::noop());
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Poll::Ready(part) = member.poll_part(i, &mut cx) {
+                return part;
+            }
+            assert!(std::time::Instant::now() < until, "part {i} never came");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// A piece's output is a part as soon as the pieces before it are:
+    /// a reader gets the first pieces while a later one is still being
+    /// written, then the rest in order, and the whole is the member.
+    #[test]
+    fn parts_come_before_the_member_is_finished() {
+        let plain = text(20_000);
+        let chunks: Vec<&[u8]> = plain.chunks(50_000).collect();
+        assert!(chunks.len() > 4);
+        let (member, maker) = Member::new();
+        let (go, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Mutex::new(gate);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                compress(
+                    2,
+                    chunks.len(),
+                    |i, buf| {
+                        if i == 3 {
+                            gate.lock().unwrap().recv().unwrap();
+                        }
+                        buf.extend_from_slice(chunks[i]);
+                    },
+                    |_| {},
+                    maker,
+                );
+            });
+            // The header and pieces 0 to 2, while piece 3 waits.
+            let early: Vec<Bytes> = (0..4)
+                .map(|i| part_when_made(&member, i).unwrap().unwrap())
+                .collect();
+            assert_eq!(early[0][..], HEADER);
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(member.poll_part(4, &mut cx).is_pending());
+            assert_eq!(member.len_from(0), None);
+            assert!(!member.ends_before(4));
+            go.send(()).unwrap();
+            let mut all = early;
+            while let Some(part) = part_when_made(&member, all.len()).unwrap() {
+                all.push(part);
+            }
+            assert!(member.ends_before(all.len()));
+            assert_eq!(all, member.parts());
+            assert_eq!(member.len_from(1), Some(member.len() - HEADER.len()));
+        });
+        assert_eq!(gunzip_single_member(&member.to_vec()), plain);
+    }
+
+    /// A panic while a piece is written fails the member: readers get an
+    /// error after the parts made, never an end that would pass for a
+    /// whole member, and waiting does not hang.
+    #[test]
+    fn a_member_whose_making_panicked_fails() {
+        let (member, maker) = Member::new();
+        let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            compress(
+                2,
+                6,
+                |i, buf| {
+                    assert!(i != 4, "a rendering bug");
+                    buf.extend_from_slice(b"m 1\n");
+                },
+                |_| {},
+                maker,
+            );
+        }));
+        assert!(made.is_err());
+        assert!(member.failed());
+        assert!(member.wait().is_err());
+        assert_eq!(member.len_from(0), None);
+        let mut i = 0;
+        while let Ok(Some(_)) = part_when_made(&member, i) {
+            i += 1;
+        }
+        assert!(part_when_made(&member, i).is_err());
+        assert!(!member.ends_before(i));
+    }
+
+    /// Pieces done out of order join the member in order.
+    #[test]
+    fn pieces_join_in_document_order() {
+        let mut made = Made::default();
+        let b = |s: &'static str| Bytes::from_static(s.as_bytes());
+        assert!(!made.piece(2, b("c")));
+        assert!(!made.piece(1, b("b")));
+        assert!(made.piece(0, b("a")));
+        assert!(made.piece(3, Bytes::new()));
+        assert!(!made.piece(5, b("f")));
+        assert!(made.piece(4, b("e")));
+        assert_eq!(made.parts, [b("a"), b("b"), b("c"), b("e"), b("f")]);
+        assert_eq!((made.next, made.len, made.early.len()), (6, 5, 0));
+    }
+
     #[test]
     fn gzip_the_program_reads_it_too() {
         // An inflater other than flate2's (gzip's own), on text with
@@ -404,13 +753,12 @@ mod tests {
         plain.push(b'\n');
         plain.extend((0..50_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
         let chunks: Vec<&[u8]> = plain.chunks(30_000).collect();
-        let gz = compress(
+        let gz = compressed(
             2,
             chunks.len(),
             |i, buf| buf.extend_from_slice(chunks[i]),
             |_| {},
         )
-        .into_member()
         .to_vec();
         let mut child = std::process::Command::new("gzip")
             .arg("-dc")

@@ -116,10 +116,9 @@ fn pieces(families: &[exposition::Family<'_>], rows: usize) -> Vec<Vec<(usize, R
 /// Everything served for one set of snapshots.
 #[derive(Debug)]
 pub struct Rendered {
-    /// The exposition, gzip-compressed: what Prometheus asks for.
+    /// The exposition, gzip-compressed: what Prometheus asks for. Made by
+    /// the rendering's [`Job`], and sent while it is.
     gzip: gzip::Member,
-    /// The exposition's length.
-    plain_len: usize,
     plain: OnceLock<Bytes>,
     sessions: OnceLock<Bytes>,
     states: Vec<SourceState>,
@@ -127,32 +126,68 @@ pub struct Rendered {
     privacy: privacy::Privacy,
 }
 
+/// The making of a rendering's exposition: run it once, on a thread that
+/// may block; the rendering's gzip copy grows while it runs.
+#[derive(Debug)]
+pub struct Job {
+    states: Vec<SourceState>,
+    opts: Options,
+    maker: gzip::Maker,
+    start: Instant,
+}
+
+impl Job {
+    /// Renders and compresses the exposition on every core.
+    pub fn run(self) {
+        gzipped(&self.states, self.opts, None, self.start, self.maker);
+    }
+}
+
 impl Rendered {
     /// Renders and compresses the exposition now; the rest on first use.
     pub fn new(states: Vec<SourceState>, opts: Options, server: String) -> Self {
-        let start = Instant::now();
-        let deflated = gzipped(&states, opts, None, start);
-        Rendered {
-            plain_len: deflated.plain_len(),
-            gzip: deflated.into_member(),
+        let (r, job) = Rendered::start(states, opts, server);
+        job.run();
+        r
+    }
+
+    /// A rendering whose exposition `job` makes: until it has run, the
+    /// gzip copy is sent as far as it is made, and the rest waits for it.
+    pub fn start(states: Vec<SourceState>, opts: Options, server: String) -> (Self, Job) {
+        let (gzip, maker) = gzip::Member::new();
+        let job = Job {
+            states: states.clone(),
+            opts,
+            maker,
+            start: Instant::now(),
+        };
+        let r = Rendered {
+            gzip,
             plain: OnceLock::new(),
             sessions: OnceLock::new(),
             states,
             server,
             privacy: opts.privacy,
-        }
+        };
+        (r, job)
     }
 
-    /// The exposition, gzip-compressed, in parts (sharing them).
+    /// The exposition, gzip-compressed, in parts (sharing them), finished
+    /// or still being made.
     pub fn metrics_gzip(&self) -> gzip::Member {
         self.gzip.clone()
     }
 
-    /// The exposition text (inflated on first call).
+    /// The exposition text (inflated on first call, once the gzip copy is
+    /// finished). Empty if that copy was never finished: its rendering
+    /// panicked.
     pub fn metrics(&self) -> Bytes {
         self.plain
             .get_or_init(|| {
-                let mut out = Vec::with_capacity(self.plain_len);
+                if self.gzip.wait().is_err() {
+                    return Bytes::new();
+                }
+                let mut out = Vec::with_capacity(self.gzip.plain_len());
                 // What `gzip::compress` wrote always inflates (tests and a
                 // fuzz target check it): a failure is a bug, and says so
                 // rather than serving a truncated exposition quietly.
@@ -188,7 +223,8 @@ fn gzipped(
     opts: Options,
     threads: Option<usize>,
     start: Instant,
-) -> gzip::Deflated {
+    maker: gzip::Maker,
+) {
     let refs = refs(states);
     let families = exposition::families(&refs, opts);
     let pieces = pieces(&families.list, PIECE_ROWS);
@@ -238,7 +274,8 @@ fn gzipped(
             );
             *buf = out.into_bytes();
         },
-    )
+        maker,
+    );
 }
 
 impl Drop for Rendered {
@@ -292,9 +329,9 @@ mod tests {
         );
         let expected = whole(&states, opts);
         for threads in [1, 3, 8] {
-            let gz = gzipped(&states, opts, Some(threads), Instant::now())
-                .into_member()
-                .to_vec();
+            let (member, maker) = gzip::Member::new();
+            gzipped(&states, opts, Some(threads), Instant::now(), maker);
+            let gz = member.to_vec();
             let mut plain = Vec::new();
             flate2::read::GzDecoder::new(&gz[..])
                 .read_to_end(&mut plain)
