@@ -117,6 +117,7 @@ impl App {
     async fn current(&self, collectors: Collectors) -> Option<Arc<Rendered>> {
         let flight = Arc::clone(&self.refresh).lock_owned().await;
         let exporter = Arc::clone(&self.exporter);
+        let stats = Arc::clone(&self.stats);
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
             let _flight = flight;
@@ -125,8 +126,12 @@ impl App {
                 .unwrap_or_else(PoisonError::into_inner)
                 .start(collectors);
             let _ = tx.send(r);
-            if let Some(job) = job {
-                job.run();
+            let Some(job) = job else { return };
+            // Its responses end with an error (the member fails); the
+            // panic itself is counted and logged here.
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())).is_err() {
+                stats.panicked();
+                tracing::error!("rendering panicked; its responses end with an error");
             }
         });
         rx.await.ok()
@@ -241,10 +246,25 @@ impl App {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
         };
         let gzip = accepts_gzip(req);
-        // The gzip copy is made with the rendering; the plain text is
-        // inflated from it on the first request that wants it.
+        // The gzip copy is made with the rendering, and sent while it is;
+        // the plain text is inflated from it on the first request that
+        // wants it.
         let mut resp = if gzip {
-            let mut resp = Response::new(Body::Parts(r.metrics_gzip(), 0));
+            let member = r.metrics_gzip();
+            // HTTP/1.0 has no chunks (a body of unknown length ends where
+            // the connection does, so a failed rendering would pass for a
+            // whole one) and HEAD sends no body: both get the finished
+            // member, with its length.
+            if req.version() < hyper::Version::HTTP_11 || req.method() == Method::HEAD {
+                let waited = member.clone();
+                if !matches!(
+                    tokio::task::spawn_blocking(move || waited.wait()).await,
+                    Ok(Ok(()))
+                ) {
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "rendering failed\n");
+                }
+            }
+            let mut resp = Response::new(Body::Parts(member, 0));
             resp.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_FORMAT));
             resp

@@ -467,6 +467,55 @@ fn the_first_scrape_after_a_change_is_sent_while_it_is_made() {
             Some(doc.clients.len() as f64)
         );
     }
+    // HTTP/1.0 has no chunks, and HEAD no body: right after a change they
+    // wait for the whole member and announce its length.
+    let t = Duration::from_secs(60);
+    let mut lengths = Vec::new();
+    for (change, request) in [
+        (
+            3u64,
+            "GET /metrics HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n",
+        ),
+        (
+            4,
+            "HEAD /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+        ),
+    ] {
+        let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + change);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let answer = common::raw(server.addr, request.as_bytes(), t);
+        assert_eq!(common::raw_status(&answer), Some(200), "{request}");
+        let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = lossy(&answer[..at]).to_ascii_lowercase();
+        assert!(!head.contains("transfer-encoding"), "{head}");
+        let length: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .unwrap_or_else(|| panic!("no length: {head}"))
+            .trim()
+            .parse()
+            .unwrap();
+        if request.starts_with("GET") {
+            assert_eq!(length, answer.len() - at);
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&answer[at..])
+                .read_to_string(&mut text)
+                .unwrap();
+            check(&text);
+        }
+        lengths.push(length);
+    }
+    let after = server.get_with("/metrics", &gz);
+    assert_eq!(
+        after.body.len(),
+        lengths[1],
+        "HEAD announced another length"
+    );
     let status = server.terminate();
     assert!(status.success(), "{status:?}");
 }

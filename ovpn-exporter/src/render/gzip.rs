@@ -15,14 +15,15 @@
 //! first member.
 //!
 //! The member is a list of parts that grows in document order while the
-//! threads work ([`Member`]): a response sends each part as soon as it and
-//! the ones before it are made, so the first scrape after a change moves
-//! the 8.8 MiB of a 100,000-client exposition while the rest is still being
-//! deflated, instead of after it. The plain text is never held whole, only
-//! one piece per thread: beyond what the pieces are written from, memory
-//! holds the compressed pieces, in a few buffers per thread, and a few MiB.
-//! The parts are slices of those buffers, never joined into one, and the
-//! buffers are the next document's once it is dropped and no longer sent.
+//! threads work ([`Member`]): a response sends the parts made so far, in
+//! order, woken for every 256 KiB more, so the first scrape after a change
+//! moves the 8.8 MiB of a 100,000-client exposition while the rest is
+//! still being deflated, instead of after it. The plain text is never held
+//! whole, only one piece per thread: beyond what the pieces are written
+//! from, memory holds the compressed pieces, in one buffer per thread
+//! (more after a smaller rendering), and a few MiB. The parts are slices
+//! of those buffers, never joined into one, and the buffers are the next
+//! document's once it is dropped and no longer sent.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,9 +53,13 @@ const WAKE_BYTES: usize = 256 << 10;
 /// A gzip member in parts that join to it: the header, each piece's
 /// deflate output (a slice of a thread's buffer) and the trailer. Parts
 /// are added in order while the member is made ([`Maker`]), and a reader
-/// can take each as soon as it is there ([`Member::poll_part`]). A clone
+/// can take each once it is there ([`Member::poll_part`]). A clone
 /// shares every part: serving it copies nothing, and the member is never
 /// joined.
+///
+/// The accessors of the whole (`wait`, `len`, `is_empty`, `parts`,
+/// `plain_len`, `to_vec`, `reader`) block until the member is finished:
+/// call them on a thread that may block, never on the one that makes it.
 #[derive(Clone, Debug)]
 pub struct Member {
     shared: Arc<Shared>,
@@ -253,7 +258,8 @@ impl Member {
         self.made().len
     }
 
-    /// True for no bytes at all (only the default member).
+    /// True for no bytes at all (only the default member; waits until it
+    /// is finished).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -290,8 +296,8 @@ impl Made {
         }
     }
 
-    /// Adds piece `i`'s output, and those done early that follow it:
-    /// true if a part was added.
+    /// Adds piece `i`'s output, and those done early that follow it
+    /// (empty outputs add no part): true if `i` was the next piece.
     fn piece(&mut self, i: usize, out: Bytes) -> bool {
         if i != self.next {
             self.early.push((i, out));
@@ -336,32 +342,33 @@ impl Maker {
         woken.into_iter().for_each(Waker::wake);
     }
 
-    /// The trailer, once every piece is in: the member is finished.
-    fn finish(mut self, crc: &Crc, plain_len: usize, buffers: Vec<BytesMut>) {
+    /// The trailer, once all `pieces` pieces are in: the member is
+    /// finished. With a piece missing it would not inflate: it fails
+    /// instead (a bug in the caller, logged).
+    fn finish(mut self, pieces: usize, crc: &Crc, plain_len: usize, buffers: Vec<BytesMut>) {
         let mut trailer = LAST_BLOCK.to_vec();
         trailer.extend_from_slice(&crc.sum().to_le_bytes());
         trailer.extend_from_slice(&crc.amount().to_le_bytes());
-        {
-            let mut made = lock(&self.shared);
-            debug_assert!(
-                made.early.is_empty(),
-                "a piece missing before {}",
-                made.next
-            );
-            made.push(Bytes::from(trailer));
-            made.plain_len = plain_len;
-            made.buffers = buffers;
-        }
-        self.finished = true;
-        self.end(State::Finished);
-    }
-
-    fn end(&self, state: State) {
         let woken = {
             let mut made = lock(&self.shared);
-            made.state = state;
+            if made.next == pieces && made.early.is_empty() {
+                made.push(Bytes::from(trailer));
+                made.plain_len = plain_len;
+                made.buffers = buffers;
+                made.state = State::Finished;
+            } else {
+                made.state = State::Failed;
+                tracing::error!(
+                    pieces,
+                    next = made.next,
+                    early = made.early.len(),
+                    "a gzip member finished with a piece missing"
+                );
+                debug_assert!(false, "a piece missing before {}", made.next);
+            }
             std::mem::take(&mut made.waiting)
         };
+        self.finished = true;
         self.shared.finished.notify_all();
         woken.into_iter().for_each(Waker::wake);
     }
@@ -369,9 +376,16 @@ impl Maker {
 
 impl Drop for Maker {
     fn drop(&mut self) {
-        if !self.finished {
-            self.end(State::Failed);
+        if self.finished {
+            return;
         }
+        let woken = {
+            let mut made = lock(&self.shared);
+            made.state = State::Failed;
+            std::mem::take(&mut made.waiting)
+        };
+        self.shared.finished.notify_all();
+        woken.into_iter().for_each(Waker::wake);
     }
 }
 
@@ -433,17 +447,19 @@ impl Worker {
         self.done.push((i, crc, self.text.len()));
         let n = self.deflated.len();
         if self.out.capacity() - self.out.len() < n {
-            // A new buffer: the first (at the first text, so that a thread
+            // A new buffer. The first (at the first text, so that a thread
             // that starts on a piece without text leaves the spares to what
             // it runs) as large as the most one thread wrote last time, an
-            // eighth more, usually a spare that last rendering gave back;
-            // one more, of 1 MiB or more, for a rare overflow.
-            let last = if self.size == 0 {
+            // eighth more: usually a spare the last rendering gave back.
+            // After a smaller rendering (the first, or another collector
+            // set) more follow, each twice the last.
+            let want = if self.size == 0 {
                 LAST_OUTPUT.load(Ordering::Relaxed) / 8 * 9
             } else {
-                0
-            };
-            let want = last.max(n).max(1 << 20);
+                2 * self.size
+            }
+            .max(n)
+            .max(1 << 20);
             let fresh = writable(crate::spare::spares().take(want));
             let had = std::mem::replace(&mut self.size, fresh.capacity());
             let full = std::mem::replace(&mut self.out, fresh);
@@ -522,7 +538,7 @@ pub fn compress(
         .into_iter()
         .flat_map(|w| w.full.into_iter().chain([w.out]))
         .collect();
-    maker.finish(&crc, plain_len, buffers);
+    maker.finish(pieces + 1, &crc, plain_len, buffers);
 }
 
 /// [`compress`] into a new member, returned finished.
@@ -663,13 +679,16 @@ mod tests {
         let (go, gate) = std::sync::mpsc::channel::<()>();
         let gate = Mutex::new(gate);
         std::thread::scope(|scope| {
+            // Dropped if a check below fails: piece 3 then goes on, and
+            // the failure is reported instead of waiting for it forever.
+            let go = go;
             scope.spawn(|| {
                 compress(
                     2,
                     chunks.len(),
                     |i, buf| {
                         if i == 3 {
-                            gate.lock().unwrap().recv().unwrap();
+                            let _ = gate.lock().unwrap().recv();
                         }
                         buf.extend_from_slice(chunks[i]);
                     },
@@ -726,6 +745,87 @@ mod tests {
         }
         assert!(part_when_made(&member, i).is_err());
         assert!(!member.ends_before(i));
+    }
+
+    /// Counts its wakeups.
+    struct Count(AtomicUsize);
+
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A waiting reader is woken once 256 KiB more are made, at the end,
+    /// and when the making fails; not for less, and not once it stopped
+    /// waiting.
+    #[test]
+    fn waiting_readers_are_woken_per_256_kib_and_at_the_end() {
+        let piece = |kib: usize| Bytes::from(vec![b'x'; kib << 10]);
+        let (member, maker) = Member::new();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let woken = || count.0.load(Ordering::SeqCst);
+        let mut cx = Context::from_waker(&waker);
+        assert!(member.poll_part(1, &mut cx).is_pending());
+        maker.piece(0, piece(100));
+        maker.piece(1, piece(100));
+        assert_eq!(woken(), 0, "200 KiB");
+        maker.piece(2, piece(100));
+        assert_eq!(woken(), 1, "300 KiB");
+        // Not waiting any more: nothing to wake.
+        maker.piece(3, piece(300));
+        assert_eq!(woken(), 1);
+        assert!(member.poll_part(5, &mut cx).is_pending());
+        maker.piece(4, piece(1));
+        assert_eq!(woken(), 1, "1 KiB more");
+        maker.finish(5, &Crc::new(), 0, Vec::new());
+        assert_eq!(woken(), 2, "finished");
+        assert!(matches!(
+            member.poll_part(7, &mut cx),
+            Poll::Ready(Ok(None))
+        ));
+
+        let (member, maker) = Member::new();
+        assert!(member.poll_part(1, &mut cx).is_pending());
+        drop(maker);
+        assert_eq!(woken(), 3, "failed");
+        assert!(matches!(
+            member.poll_part(1, &mut cx),
+            Poll::Ready(Err(Unfinished))
+        ));
+    }
+
+    /// A thread blocked waiting for the whole is let go when the member is
+    /// finished, and when its making fails; a member with a piece missing
+    /// is not finished.
+    #[test]
+    fn blocked_waiters_are_let_go() {
+        for end in ["finish", "fail", "gap"] {
+            let (member, maker) = Member::new();
+            let (tx, rx) = std::sync::mpsc::channel();
+            let waiter = member.clone();
+            std::thread::spawn(move || tx.send(waiter.wait().is_ok()));
+            // Most likely blocked by now; were it not, it sees the end.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            match end {
+                "finish" => maker.finish(0, &Crc::new(), 0, Vec::new()),
+                "fail" => drop(maker),
+                _ => {
+                    maker.piece(1, Bytes::from_static(b"x"));
+                    // Release builds fail the member; debug ones also
+                    // assert, on this thread.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        maker.finish(2, &Crc::new(), 0, Vec::new());
+                    }));
+                }
+            }
+            let ok = rx
+                .recv_timeout(std::time::Duration::from_secs(20))
+                .expect("the waiter was never let go");
+            assert_eq!(ok, end == "finish", "{end}");
+            assert_eq!(member.failed(), end != "finish", "{end}");
+        }
     }
 
     /// Pieces done out of order join the member in order.

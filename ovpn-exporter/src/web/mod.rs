@@ -67,7 +67,8 @@ impl Stats {
         self.tls_errors.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a request whose handler panicked.
+    /// Counts a request whose handler panicked, or a rendering whose making
+    /// did (its responses end with an error).
     pub fn panicked(&self) {
         self.panics.fetch_add(1, Ordering::Relaxed);
     }
@@ -122,7 +123,7 @@ impl Stats {
         out.family(
             "ovpn_exporter_http_handler_panics_total",
             "counter",
-            "Requests whose handler panicked (answered 500).",
+            "Requests whose handler panicked (answered 500), and renderings that panicked (their responses end with an error).",
         );
         out.sample(
             "ovpn_exporter_http_handler_panics_total",

@@ -121,7 +121,8 @@ pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
+    // Bounded: a response that never ends fails the test, not hangs it.
+    let answer = async {
         let client: Client<_, Empty<bytes::Bytes>> =
             Client::builder(TokioExecutor::new()).build_http();
         let mut req = hyper::Request::get(format!("http://{addr}{path}"));
@@ -146,6 +147,11 @@ pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Response {
             headers,
             body,
         }
+    };
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(120), answer)
+            .await
+            .unwrap_or_else(|_| panic!("GET {path}: no whole answer in 120 s"))
     })
 }
 
