@@ -411,6 +411,18 @@ fn endpoints_landing_prom_gzip_and_404() {
     assert!(status.success(), "{status:?}");
 }
 
+/// Gives `path` the mtime `n` seconds into 2023: well in the past, so the
+/// change is settled at once.
+fn change_mtime(path: &Path, n: u64) {
+    let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + n);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+}
+
 /// The first gzip scrape after a change is sent while it is made: no
 /// length is known when its response starts, so it is chunked. It is the
 /// same rendering, byte for byte, as the scrape after it, which announces
@@ -433,14 +445,8 @@ fn the_first_scrape_after_a_change_is_sent_while_it_is_made() {
     let gz = [("accept-encoding", "gzip")];
     for change in 1..=2u64 {
         // A new mtime is a change (the startup read made the first
-        // rendering); set well in the past, it is settled at once.
-        let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + change);
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
+        // rendering).
+        change_mtime(&path, change);
         let first = server.get_with("/metrics", &gz);
         assert_eq!(first.status, 200);
         assert_eq!(
@@ -481,13 +487,7 @@ fn the_first_scrape_after_a_change_is_sent_while_it_is_made() {
             "HEAD /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
         ),
     ] {
-        let mtime = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + change);
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_modified(mtime)
-            .unwrap();
+        change_mtime(&path, change);
         let answer = common::raw(server.addr, request.as_bytes(), t);
         assert_eq!(common::raw_status(&answer), Some(200), "{request}");
         let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;

@@ -315,7 +315,7 @@ impl Made {
 }
 
 /// Makes a [`Member`]: adds each piece's output and then the trailer.
-/// Dropped before [`Maker::finish`] (a panic while rendering), it marks
+/// Dropped before it finished the member (a panic while rendering), it marks
 /// the member failed, so that no reader waits for it forever.
 #[derive(Debug)]
 pub struct Maker {
