@@ -78,6 +78,9 @@ impl Settings {
     }
 }
 
+/// A rendering being made, and the collector set it is for.
+type Making = Option<(Collectors, Arc<Rendered>)>;
+
 /// Shared by every connection.
 #[derive(Debug)]
 pub struct App {
@@ -85,6 +88,9 @@ pub struct App {
     /// Single flight: one refresh at a time, held until its rendering is
     /// made; waiters then reuse its result.
     refresh: Arc<tokio::sync::Mutex<()>>,
+    /// The rendering being made, with its collector set: a scrape for the
+    /// same set shares it instead of waiting for its end.
+    making: Arc<tokio::sync::watch::Sender<Making>>,
     settings: Settings,
     web: WebState,
     stats: Arc<Stats>,
@@ -98,6 +104,7 @@ impl App {
         App {
             exporter: Arc::new(Mutex::new(exporter)),
             refresh: Arc::new(tokio::sync::Mutex::new(())),
+            making: Arc::new(tokio::sync::watch::Sender::new(None)),
             settings,
             web,
             stats,
@@ -112,12 +119,19 @@ impl App {
 
     /// The rendering for `collectors`, refreshed. A new one comes back as
     /// soon as its making starts, so that its gzip copy is sent while it is
-    /// made; the next refresh waits until it is finished, and then finds
-    /// it made.
+    /// made. Until it is finished, a scrape for the same collectors shares
+    /// it as it is made (without reading the sources again), and any other
+    /// refresh waits, then finds it made.
     async fn current(&self, collectors: Collectors) -> Option<Arc<Rendered>> {
-        let flight = Arc::clone(&self.refresh).lock_owned().await;
+        let mut making = self.making.subscribe();
+        let shared = making.wait_for(|m| m.as_ref().is_some_and(|(c, _)| *c == collectors));
+        let flight = tokio::select! {
+            flight = Arc::clone(&self.refresh).lock_owned() => flight,
+            Ok(m) = shared => return m.as_ref().map(|(_, r)| Arc::clone(r)),
+        };
         let exporter = Arc::clone(&self.exporter);
         let stats = Arc::clone(&self.stats);
+        let making = Arc::clone(&self.making);
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
             let _flight = flight;
@@ -125,14 +139,19 @@ impl App {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .start(collectors);
+            let Some(job) = job else {
+                let _ = tx.send(r);
+                return;
+            };
+            making.send_replace(Some((collectors, Arc::clone(&r))));
             let _ = tx.send(r);
-            let Some(job) = job else { return };
             // Its responses end with an error (the member fails); the
             // panic itself is counted and logged here.
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())).is_err() {
                 stats.panicked();
                 tracing::error!("rendering panicked; its responses end with an error");
             }
+            making.send_replace(None);
         });
         rx.await.ok()
     }

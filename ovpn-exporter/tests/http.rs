@@ -411,6 +411,25 @@ fn endpoints_landing_prom_gzip_and_404() {
     assert!(status.success(), "{status:?}");
 }
 
+/// The body of a chunked response.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let eol = raw
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size");
+        let size = usize::from_str_radix(lossy(&raw[..eol]).trim(), 16).expect("a hex size");
+        raw = &raw[eol + 2..];
+        if size == 0 {
+            return body;
+        }
+        body.extend_from_slice(&raw[..size]);
+        assert_eq!(&raw[size..size + 2], b"\r\n");
+        raw = &raw[size + 2..];
+    }
+}
+
 /// Gives `path` the mtime `n` seconds into 2023: well in the past, so the
 /// change is settled at once.
 fn change_mtime(path: &Path, n: u64) {
@@ -473,9 +492,43 @@ fn the_first_scrape_after_a_change_is_sent_while_it_is_made() {
             Some(doc.clients.len() as f64)
         );
     }
+    let t = Duration::from_secs(60);
+    // A scrape that comes while a rendering is being made shares it, sent
+    // as it is made, rather than waiting for its end.
+    change_mtime(&path, 5);
+    let mut a = std::net::TcpStream::connect(server.addr).unwrap();
+    a.set_read_timeout(Some(t)).unwrap();
+    a.write_all(
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let at = loop {
+        let n = a.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the head");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    assert!(
+        lossy(&got[..at])
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{}",
+        lossy(&got[..at])
+    );
+    let second = server.get_with("/metrics", &gz);
+    assert_eq!(
+        second.header("transfer-encoding"),
+        Some("chunked"),
+        "the second scrape waited for the rendering"
+    );
+    a.read_to_end(&mut got).unwrap();
+    assert!(dechunk(&got[at..]) == second.body, "not the same rendering");
     // HTTP/1.0 has no chunks, and HEAD no body: right after a change they
     // wait for the whole member and announce its length.
-    let t = Duration::from_secs(60);
     let mut lengths = Vec::new();
     for (change, request) in [
         (
