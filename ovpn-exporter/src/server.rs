@@ -139,12 +139,11 @@ impl App {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .start(collectors);
-            let Some(job) = job else {
-                let _ = tx.send(r);
-                return;
-            };
-            making.send_replace(Some((collectors, Arc::clone(&r))));
+            if job.is_some() {
+                making.send_replace(Some((collectors, Arc::clone(&r))));
+            }
             let _ = tx.send(r);
+            let Some(job) = job else { return };
             // Its responses end with an error (the member fails); the
             // panic itself is counted and logged here.
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run())).is_err() {

@@ -140,7 +140,6 @@ impl Member {
         lock(&shared).push(Bytes::from_static(&HEADER));
         let maker = Maker {
             shared: Arc::clone(&shared),
-            finished: false,
         };
         (Member { shared }, maker)
     }
@@ -320,7 +319,6 @@ impl Made {
 #[derive(Debug)]
 pub struct Maker {
     shared: Arc<Shared>,
-    finished: bool,
 }
 
 impl Maker {
@@ -344,44 +342,40 @@ impl Maker {
 
     /// The trailer, once all `pieces` pieces are in: the member is
     /// finished. With a piece missing it would not inflate: it fails
-    /// instead (a bug in the caller, logged).
-    fn finish(mut self, pieces: usize, crc: &Crc, plain_len: usize, buffers: Vec<BytesMut>) {
+    /// instead (a bug in the caller, logged). Readers are let go as the
+    /// maker is dropped, here.
+    fn finish(self, pieces: usize, crc: &Crc, plain_len: usize, buffers: Vec<BytesMut>) {
         let mut trailer = LAST_BLOCK.to_vec();
         trailer.extend_from_slice(&crc.sum().to_le_bytes());
         trailer.extend_from_slice(&crc.amount().to_le_bytes());
-        let woken = {
-            let mut made = lock(&self.shared);
-            if made.next == pieces && made.early.is_empty() {
-                made.push(Bytes::from(trailer));
-                made.plain_len = plain_len;
-                made.buffers = buffers;
-                made.state = State::Finished;
-            } else {
-                made.state = State::Failed;
-                tracing::error!(
-                    pieces,
-                    next = made.next,
-                    early = made.early.len(),
-                    "a gzip member finished with a piece missing"
-                );
-                debug_assert!(false, "a piece missing before {}", made.next);
-            }
-            std::mem::take(&mut made.waiting)
-        };
-        self.finished = true;
-        self.shared.finished.notify_all();
-        woken.into_iter().for_each(Waker::wake);
+        let mut made = lock(&self.shared);
+        if made.next == pieces && made.early.is_empty() {
+            made.push(Bytes::from(trailer));
+            made.plain_len = plain_len;
+            made.buffers = buffers;
+            made.state = State::Finished;
+        } else {
+            made.state = State::Failed;
+            tracing::error!(
+                pieces,
+                next = made.next,
+                early = made.early.len(),
+                "a gzip member finished with a piece missing"
+            );
+            debug_assert!(false, "a piece missing before {}", made.next);
+        }
     }
 }
 
 impl Drop for Maker {
+    /// Ends the member (failed, if `finish` did not finish it)
+    /// and lets every waiting reader go.
     fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
         let woken = {
             let mut made = lock(&self.shared);
-            made.state = State::Failed;
+            if made.state == State::Making {
+                made.state = State::Failed;
+            }
             std::mem::take(&mut made.waiting)
         };
         self.shared.finished.notify_all();
