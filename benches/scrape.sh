@@ -7,7 +7,9 @@
 #   cached  a scrape of an unchanged file, median of ROUNDS;
 #           both timed with the body discarded, as a scraper keeps it in
 #           memory (writing 8.8 MiB to a file took curl 10-20 ms more);
-#   render  the exporter's own ovpn_exporter_render_duration_seconds;
+#   cpu     the exporter's CPU time (user and system) per change, over the
+#           first-scrape rounds: steadier than their wall time on a
+#           shared machine;
 #   rss     the process's peak resident memory (VmHWM) at the end.
 # Run from the repository root: bash benches/scrape.sh [ROUNDS]
 # (SCRAPE_CLIENTS="1000 10000" for fewer sizes; CI runs one small round).
@@ -53,7 +55,11 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ms() { awk '{ printf "%.1f", $1 * 1000 }'; }
 scrape() { "${in_c[@]}" curl -s -o "${1:-/dev/null}" -H 'Accept-Encoding: gzip' -w '%{time_total}\n' "http://$host:$port/metrics"; }
 
-printf '%-8s %10s %10s %10s %10s %8s %9s\n' clients status_MiB expo_MiB gzip_MiB first_ms cached_ms rss_MiB
+# User plus system CPU time of process $1, in clock ticks.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+printf '%-8s %10s %10s %10s %10s %8s %7s %9s\n' clients status_MiB expo_MiB gzip_MiB first_ms cached_ms cpu_ms rss_MiB
 port=${SCRAPE_PORT:-29234}
 for clients in ${SCRAPE_CLIENTS:-1000 10000 100000}; do
     status=$work/server.status
@@ -64,12 +70,15 @@ for clients in ${SCRAPE_CLIENTS:-1000 10000 100000}; do
     pid=$!
     for _ in $(seq 100); do "${in_c[@]}" curl -s -o /dev/null "http://$host:$port/" && break; sleep 0.1; done
     scrape > /dev/null
+    t0=$(ticks "$pid")
     first=$(for i in $(seq "$rounds"); do
         # A new mtime is a change; sleep past the exporter's 25 ms quiet rule.
         touch -d "@$((1795360616 + i))" "$status"
         sleep 0.1
         scrape
     done | median)
+    cpu=$(awk -v a="$t0" -v b="$(ticks "$pid")" -v n="$rounds" -v hz="$hz" \
+        'BEGIN { printf "%.0f", (b - a) * 1000 / hz / n }')
     cached=$(for _ in $(seq "$rounds"); do scrape; done | median)
     scrape "$work/out.gz" > /dev/null
     gz=$(stat -c %s "$work/out.gz")
@@ -77,7 +86,7 @@ for clients in ${SCRAPE_CLIENTS:-1000 10000 100000}; do
     rss=$(awk '/VmHWM/ { print $2 / 1024 }' "/proc/$pid/status")
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
     mib() { awk -v n="$1" 'BEGIN { printf "%.1f", n / 1048576 }'; }
-    printf '%-8s %10s %10s %10s %10s %8s %9.0f\n' "$clients" \
+    printf '%-8s %10s %10s %10s %10s %8s %7s %9.0f\n' "$clients" \
         "$(mib "$(stat -c %s "$status")")" "$(mib "$expo")" "$(mib "$gz")" \
-        "$(echo "$first" | ms)" "$(echo "$cached" | ms)" "$rss"
+        "$(echo "$first" | ms)" "$(echo "$cached" | ms)" "$cpu" "$rss"
 done
