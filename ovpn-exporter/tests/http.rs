@@ -411,6 +411,42 @@ fn endpoints_landing_prom_gzip_and_404() {
     assert!(status.success(), "{status:?}");
 }
 
+/// Where the body starts in a raw response: after the head's blank line.
+fn body_start(response: &[u8]) -> Option<usize> {
+    response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+}
+
+/// Reads `stream` until the response head is whole, for at most `within`:
+/// what was read (the head and the first bytes of the body), and where the
+/// body starts in it.
+fn read_head(stream: &mut std::net::TcpStream, within: Duration) -> (Vec<u8>, usize) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let until = Instant::now() + within;
+    loop {
+        assert!(Instant::now() < until, "no response head");
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the head");
+        got.extend_from_slice(&buf[..n]);
+        if let Some(at) = body_start(&got) {
+            return (got, at);
+        }
+    }
+}
+
+/// The `Content-Length` of a lowercased response head.
+fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .unwrap_or_else(|| panic!("no length: {head}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// The body of a chunked response.
 fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
@@ -502,16 +538,7 @@ fn the_first_scrape_after_a_change_is_sent_while_it_is_made() {
         b"GET /metrics HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
     )
     .unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    let at = loop {
-        let n = a.read(&mut buf).unwrap();
-        assert!(n > 0, "closed before the head");
-        got.extend_from_slice(&buf[..n]);
-        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
+    let (mut got, at) = read_head(&mut a, t);
     assert!(
         lossy(&got[..at])
             .to_ascii_lowercase()
@@ -543,16 +570,10 @@ fn the_first_scrape_after_a_change_is_sent_while_it_is_made() {
         change_mtime(&path, change);
         let answer = common::raw(server.addr, request.as_bytes(), t);
         assert_eq!(common::raw_status(&answer), Some(200), "{request}");
-        let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let at = body_start(&answer).expect("a response head");
         let head = lossy(&answer[..at]).to_ascii_lowercase();
         assert!(!head.contains("transfer-encoding"), "{head}");
-        let length: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .unwrap_or_else(|| panic!("no length: {head}"))
-            .trim()
-            .parse()
-            .unwrap();
+        let length = content_length(&head);
         if request.starts_with("GET") {
             assert_eq!(length, answer.len() - at);
             let mut text = String::new();
@@ -1073,27 +1094,10 @@ fn sigint_finishes_the_response_in_flight_then_exits_cleanly() {
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n")
         .unwrap();
     // The head and the first bytes of the body: the response has begun.
-    let mut got = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    let until = Instant::now() + Duration::from_secs(10);
-    let head_len = loop {
-        assert!(Instant::now() < until, "no response head");
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "closed before the head");
-        got.extend_from_slice(&buf[..n]);
-        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-    };
+    let (mut got, head_len) = read_head(&mut stream, Duration::from_secs(10));
     let head = lossy(&got[..head_len]).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 200"), "{head}");
-    let length: usize = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let length = content_length(&head);
     assert_eq!(length, whole.body.len());
 
     server.signal("INT");
@@ -1110,6 +1114,7 @@ fn sigint_finishes_the_response_in_flight_then_exits_cleanly() {
     }
     assert!(server.alive(), "exited with the response half sent");
     // The rest of the body, then the server closes the connection.
+    let mut buf = [0u8; 16 * 1024];
     let until = Instant::now() + Duration::from_secs(10);
     loop {
         assert!(Instant::now() < until, "response not finished in 10 s");
