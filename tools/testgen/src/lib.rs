@@ -291,6 +291,7 @@ pub fn generate(opts: &Options) -> Doc {
         return doc;
     }
     let comma_safe = opts.version == Version::V3;
+    let mut subnets = 0usize;
     for i in 0..opts.clients {
         let mut common_name = format!("client{i:06}").into_bytes();
         let mut username = if rng.one_in(3) {
@@ -353,13 +354,20 @@ pub fn generate(opts: &Options) -> Doc {
             last_ref_unix: last_ref,
         });
         if rng.one_in(20) {
-            // An iroute subnet and a learned host route behind it.
+            // An iroute subnet and a learned host route behind it. OpenVPN
+            // keys its routing table by address, so each subnet is listed
+            // once: the k-th is the k-th /28 of 172.16.0.0/12 (65,536 of
+            // them, then they wrap).
+            let k = subnets % (1 << 16);
+            subnets += 1;
+            let net = format!("172.{}.{}", 16 + (k >> 12), (k >> 4) & 255);
+            let host = (k & 15) * 16;
             doc.routes.push(RouteRow {
-                virtual_address: format!("192.168.{}.0/24", i % 256),
+                virtual_address: format!("{net}.{host}/28"),
                 ..doc.routes.last().cloned().unwrap_or_default()
             });
             doc.routes.push(RouteRow {
-                virtual_address: format!("192.168.{}.7C", i % 256),
+                virtual_address: format!("{net}.{}C", host + 7),
                 ..doc.routes.last().cloned().unwrap_or_default()
             });
         }
@@ -668,5 +676,30 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(render(&generate(&o), &o), render(&generate(&o), &o));
+    }
+
+    #[test]
+    fn routes_are_listed_once() {
+        let o = Options {
+            clients: 100_000,
+            ipv6: true,
+            ..Options::default()
+        };
+        let doc = generate(&o);
+        let mut seen = std::collections::HashSet::new();
+        for r in &doc.routes {
+            assert!(
+                seen.insert(&r.virtual_address),
+                "{} twice",
+                r.virtual_address
+            );
+        }
+        // About one client in 20 has a subnet and a learned host behind it.
+        let subnets = doc
+            .routes
+            .iter()
+            .filter(|r| r.virtual_address.ends_with("/28"))
+            .count();
+        assert!((4_000..6_000).contains(&subnets), "{subnets} subnets");
     }
 }
