@@ -27,8 +27,11 @@ use crate::{Error, ErrorKind, Text};
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step<'a> {
-    /// A record, and how many bytes of the input were consumed up to and
-    /// including its line. The record borrows from the input.
+    /// A record, and how many bytes of the input were consumed: up to and
+    /// including its line, except for the [`Record::Format`] of
+    /// status-version 2 and 3, detected from a `TITLE`, `TIME` or `HEADER`
+    /// line that is then read as the next record (0 bytes consumed). The
+    /// record borrows from the input.
     Record(Record<'a>, usize),
     /// The input holds no complete line: keep `input[consumed..]`, append
     /// more, and call again.
@@ -460,7 +463,7 @@ impl Parser {
                 row: Some(line),
                 sep: SEP,
             }),
-            (V1::Globals, _) => name_value(line, SEP, ErrorKind::UnexpectedLine)
+            (V1::Globals, _) => name_value(line, 0, SEP, ErrorKind::UnexpectedLine)
                 .map(|s| Action::Emit(Record::Global(s))),
         }
     }
@@ -483,7 +486,7 @@ impl Parser {
         if line.get(first + 1) == Some(&b'"') {
             return Ok(Action::Skip);
         }
-        name_value(line, b',', ErrorKind::UnexpectedLine).map(|s| Action::Emit(Record::Stat(s)))
+        name_value(line, 0, b',', ErrorKind::UnexpectedLine).map(|s| Action::Emit(Record::Stat(s)))
     }
 
     fn tagged_line<'a>(&mut self, sep: u8, line: &'a [u8]) -> Result<Action<'a>, Fault> {
@@ -555,8 +558,13 @@ impl Parser {
                 row: rest,
                 sep,
             }),
-            b"GLOBAL_STATS" => name_value(needs_fields(rest)?, sep, ErrorKind::FieldCount)
-                .map(|s| Action::Emit(Record::Global(s))),
+            b"GLOBAL_STATS" => {
+                needs_fields(rest)?;
+                // The tag's own separator may be the last one: the name
+                // between them is then empty (`GLOBAL_STATS,5`).
+                name_value(line, tag.len() + 1, sep, ErrorKind::FieldCount)
+                    .map(|s| Action::Emit(Record::Global(s)))
+            }
             t if is_word(t) => Ok(Action::Skip),
             _ => Err((ErrorKind::UnexpectedLine, None)),
         }
@@ -626,14 +634,20 @@ fn updated(line: &[u8]) -> Result<Action<'_>, Fault> {
     })))
 }
 
-/// Rule 11: the value follows the last separator; the name is the rest.
+/// Rule 11: the value follows the line's last separator; the name is what
+/// comes before it, from `name_from` (after a tag and its separator) on.
 /// `no_separator` is the error for a line without one.
-fn name_value(fields: &[u8], sep: u8, no_separator: ErrorKind) -> Result<Stat<'_>, Fault> {
-    let i = memrchr(sep, fields).ok_or((no_separator, None))?;
-    let value = fields.get(i + 1..).unwrap_or_default();
+fn name_value(
+    line: &[u8],
+    name_from: usize,
+    sep: u8,
+    no_separator: ErrorKind,
+) -> Result<Stat<'_>, Fault> {
+    let i = memrchr(sep, line).ok_or((no_separator, None))?;
+    let value = line.get(i + 1..).unwrap_or_default();
     let value = parse_u64(value).ok_or((ErrorKind::InvalidNumber, Some(Column::Value)))?;
     Ok(Stat {
-        name: Text::new(fields.get(..i).unwrap_or_default()),
+        name: Text::new(line.get(name_from..i).unwrap_or_default()),
         value,
     })
 }

@@ -173,6 +173,40 @@ END\n";
     assert_eq!((clients(&doc[..cut]), clients(doc)), (1, 2));
 }
 
+/// Rule 11 in every format: the value follows the last separator, so a
+/// row with only one has an empty name; a row with none is an error.
+#[test]
+fn a_statistic_with_only_a_value_has_an_empty_name() {
+    let value_of = |doc: &[u8]| {
+        let (records, err) = whole(doc);
+        assert_eq!(err, None, "{}", String::from_utf8_lossy(doc));
+        assert_eq!(chunked(doc, 1), (records.clone(), None));
+        records.iter().find_map(|r| match r {
+            Record::Global(s) | Record::Stat(s) => Some((s.name.to_string(), s.value)),
+            _ => None,
+        })
+    };
+    let expected = Some((String::new(), 5));
+    assert_eq!(value_of(b"TITLE,x\nGLOBAL_STATS,5\nEND\n"), expected);
+    assert_eq!(value_of(b"TITLE\tx\nGLOBAL_STATS\t5\nEND\n"), expected);
+    assert_eq!(
+        value_of(b"OpenVPN CLIENT LIST\nUpdated,x\nCommon Name,Real Address,Bytes Received,Bytes Sent,Connected Since\nROUTING TABLE\nVirtual Address,Common Name,Real Address,Last Ref\nGLOBAL STATS\n,5\nEND\n"),
+        expected
+    );
+    assert_eq!(
+        value_of(b"OpenVPN STATISTICS\nUpdated,x\n,5\nEND\n"),
+        expected
+    );
+    assert_eq!(
+        error_of(b"TITLE,x\nGLOBAL_STATS\nEND\n"),
+        Some((ErrorKind::FieldCount, 2))
+    );
+    assert_eq!(
+        error_of(b"TITLE,x\nGLOBAL_STATS,\nEND\n"),
+        Some((ErrorKind::InvalidNumber, 2))
+    );
+}
+
 #[test]
 fn bytes_after_end_are_not_read() {
     let mut doc = SMALL.to_vec();
