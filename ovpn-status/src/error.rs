@@ -21,8 +21,9 @@ pub enum ErrorKind {
     MissingColumn,
     /// A data row came before the `HEADER` row of its table.
     MissingHeader,
-    /// A row has fewer fields than its header, or (status-version 3 and
-    /// name/value rows) a different number.
+    /// A table row has fewer fields than its header, or (status-version 3)
+    /// a different number; or a `TITLE`, `TIME` or `GLOBAL_STATS` row has no
+    /// field after its tag.
     FieldCount,
     /// A comma row has more fields than its header and no way of giving the
     /// extra commas to the name columns makes every typed column parse.

@@ -87,8 +87,9 @@
 //! place and readers see half-written files; unknown row tags and unknown
 //! columns are skipped; commas inside names in the comma formats are given
 //! to the Common Name and Username columns, in the first way that makes
-//! every typed column parse. The repository's README and
-//! `openvpn-status-format.md` give the whole policy.
+//! every typed column parse. The repository's README ("Parsing policy")
+//! sums up the rest, and how the parser decides what the policy leaves
+//! open.
 //!
 //! # Crate features
 //!
