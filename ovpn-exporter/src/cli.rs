@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 
 use crate::web::access::Cidr;
@@ -165,7 +166,8 @@ pub struct Cli {
     /// every client's name and address.
     #[arg(
         long = "web.disable-sessions",
-        env = "OVPN_EXPORTER_WEB_DISABLE_SESSIONS"
+        env = "OVPN_EXPORTER_WEB_DISABLE_SESSIONS",
+        value_parser = BoolishValueParser::new()
     )]
     pub web_disable_sessions: bool,
 
@@ -215,12 +217,14 @@ pub struct Cli {
 
     /// Drop the per-client series (`ovpn_client_*` and the seed
     /// `ovpn_bytes_*_total`), for very large servers.
-    #[arg(long = "no-client-metrics", env = "OVPN_EXPORTER_NO_CLIENT_METRICS")]
+    #[arg(long = "no-client-metrics", env = "OVPN_EXPORTER_NO_CLIENT_METRICS",
+        value_parser = BoolishValueParser::new())]
     pub no_client_metrics: bool,
 
     /// Also emit the kumina `openvpn_exporter`'s `openvpn_*` families (with
     /// `status_path` labels), for dashboards migrating from it.
-    #[arg(long = "kumina-names", env = "OVPN_EXPORTER_KUMINA_NAMES")]
+    #[arg(long = "kumina-names", env = "OVPN_EXPORTER_KUMINA_NAMES",
+        value_parser = BoolishValueParser::new())]
     pub kumina_names: bool,
 
     /// What common names, usernames and real addresses become in every
@@ -244,7 +248,8 @@ pub struct Cli {
     pub hash_key_file: Option<PathBuf>,
 
     /// Print the exposition for all sources and exit.
-    #[arg(long = "once", env = "OVPN_EXPORTER_ONCE")]
+    #[arg(long = "once", env = "OVPN_EXPORTER_ONCE",
+        value_parser = BoolishValueParser::new())]
     pub once: bool,
 
     /// With `--once`: write the exposition to this file atomically

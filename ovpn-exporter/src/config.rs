@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::management::Address;
 
@@ -86,9 +86,29 @@ impl SourceSpec {
 #[serde(deny_unknown_fields)]
 #[allow(clippy::struct_field_names)] // the seed exporter's key names
 struct FileConfig {
+    #[serde(default, deserialize_with = "status_path::<0, _>")]
     ovpn_tcp_status: Option<PathBuf>,
+    #[serde(default, deserialize_with = "status_path::<1, _>")]
     ovpn_udp_status: Option<PathBuf>,
+    #[serde(default, deserialize_with = "status_path::<2, _>")]
     ovpn_status: Option<PathBuf>,
+}
+
+/// The config file's keys, in [`FileConfig`]'s order.
+const KEYS: [&str; 3] = ["ovpn_tcp_status", "ovpn_udp_status", "ovpn_status"];
+
+/// A key's path: one that is given is not empty or null. Refused here, the
+/// message gets the value's line from the YAML parser.
+fn status_path<'de, const KEY: usize, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    match Option::<PathBuf>::deserialize(d)? {
+        Some(path) if !path.as_os_str().is_empty() => Ok(Some(path)),
+        _ => Err(serde::de::Error::custom(format_args!(
+            "{} has no path (give a status file's path, or leave the key out)",
+            KEYS[KEY]
+        ))),
+    }
 }
 
 /// Reads and checks the YAML config file.
@@ -109,7 +129,7 @@ pub fn parse_yaml(text: &str) -> Result<Vec<SourceSpec>, String> {
     let cfg: FileConfig = if text.trim().is_empty() {
         FileConfig::default()
     } else {
-        serde_saphyr::from_str(text).map_err(|e| one_line(&e.to_string()))?
+        serde_saphyr::from_str(text).map_err(|e| yaml_error(&e.to_string()))?
     };
     let mut out = Vec::new();
     for (name, path) in [
@@ -118,9 +138,6 @@ pub fn parse_yaml(text: &str) -> Result<Vec<SourceSpec>, String> {
         ("status", cfg.ovpn_status),
     ] {
         if let Some(path) = path {
-            if path.as_os_str().is_empty() {
-                return Err(format!("key for source {name:?} has an empty path"));
-            }
             out.push(SourceSpec::new(name, path));
         }
     }
@@ -132,8 +149,24 @@ pub fn parse_yaml(text: &str) -> Result<Vec<SourceSpec>, String> {
     Ok(out)
 }
 
+/// The YAML parser's message in one line, without its advice to programmers
+/// (which options of the parser would have let the file through).
+pub(crate) fn yaml_error(s: &str) -> String {
+    let line = one_line(s);
+    if let Some(at) = line.find(", set DuplicateKeyPolicy") {
+        return line[..at].to_owned();
+    }
+    if let Some(at) = line.find("multiple YAML documents detected") {
+        return format!(
+            "{}more than one YAML document (`---`); the file holds one",
+            &line[..at]
+        );
+    }
+    line
+}
+
 /// The first line of a multi-line parser message (the rest is a snippet).
-pub(crate) fn one_line(s: &str) -> String {
+fn one_line(s: &str) -> String {
     let line = s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim();
     line.strip_prefix("error: ").unwrap_or(line).to_owned()
 }
@@ -264,6 +297,25 @@ mod tests {
         assert!(!e.contains('\n'));
         assert!(parse_yaml("").is_err());
         assert!(parse_yaml("ovpn_status: [1, 2]").is_err());
+        // A key given without a path, and the parser's own refusals: each
+        // names the line (and the key), without advice meant for
+        // programmers using the YAML library.
+        for (yaml, says) in [
+            ("ovpn_status: /c\novpn_udp_status: \"\"\n", "line 2"),
+            ("ovpn_udp_status: /c\novpn_tcp_status:\n", "line 2"),
+            ("ovpn_tcp_status: ~\n", "line 1"),
+            ("ovpn_status: /c\novpn_status: /d\n", "line 2"),
+            ("ovpn_status: /c\n---\novpn_status: /d\n", "line 3"),
+        ] {
+            let e = parse_yaml(yaml).unwrap_err();
+            let key = yaml.lines().find(|l| !l.contains("/c")).unwrap();
+            let key = key.split(':').next().unwrap();
+            assert!(e.contains(says), "{yaml:?}: {e}");
+            assert!(key == "---" || e.contains(key), "{yaml:?}: {e}");
+            for advice in ["Options", "from_str", "Policy"] {
+                assert!(!e.contains(advice), "{yaml:?}: {e}");
+            }
+        }
     }
 
     #[test]

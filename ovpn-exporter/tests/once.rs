@@ -494,6 +494,21 @@ fn environment_variables_configure_flags() {
     assert_eq!(e.get("ovpn_up", &[("source", "envsrc")]), Some(1.0));
     assert!(!e.has_family("ovpn_client_info"));
 
+    // On/off variables take the spellings other exporters' users write.
+    for (on, off) in [("1", "0"), ("yes", "no"), ("on", "off"), ("TRUE", "false")] {
+        for (metrics_off, clients) in [(on, false), (off, true)] {
+            let out = std::process::Command::new(common::bin())
+                .env("OVPN_EXPORTER_ONCE", on)
+                .env("OVPN_EXPORTER_STATUS_FILE", &f)
+                .env("OVPN_EXPORTER_NO_CLIENT_METRICS", metrics_off)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{on} {metrics_off}");
+            let e = check(&String::from_utf8(out.stdout).unwrap());
+            assert_eq!(e.has_family("ovpn_client_info"), clients, "{metrics_off}");
+        }
+    }
+
     // Per-client series back, with the protocol, the names and the limits
     // from variables (each flag's variable is checked in the crate's unit
     // tests).

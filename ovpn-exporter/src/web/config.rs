@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::auth::BasicAuth;
 use super::tls::{self, TlsFile};
-use crate::config::one_line;
+use crate::config::yaml_error;
 use crate::source::FileKey;
 
 /// Largest web config file read: it is a few lines.
@@ -67,7 +67,7 @@ impl WebConfig {
         let file: FileFormat = if text.trim().is_empty() {
             FileFormat::default()
         } else {
-            serde_saphyr::from_str(text).map_err(|e| one_line(&e.to_string()))?
+            serde_saphyr::from_str(text).map_err(|e| yaml_error(&e.to_string()))?
         };
         let mut files = Vec::new();
         let tls = match &file.tls_server_config {
