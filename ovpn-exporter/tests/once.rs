@@ -221,6 +221,34 @@ fn labels_that_read_the_same_are_one_series() {
     assert_eq!(e.all("ovpn_client_info").len(), 4);
 }
 
+/// A sum past 2^64 - 1 stops there (README, "No duplicate series"): only a
+/// damaged file has rows that large, and a wrapped sum would be a small,
+/// plausible-looking number.
+#[test]
+fn sums_stop_at_the_largest_counter() {
+    let dir = tempdir("sum-cap");
+    let f = dir.join("s.status");
+    std::fs::write(
+        &f,
+        "TITLE,OpenVPN 2.6.14 x\nTIME,x,1\n\
+HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Bytes Received,Bytes Sent,Connected Since\n\
+CLIENT_LIST,a,1.2.3.4:5,,18446744073709551615,1,x\n\
+CLIENT_LIST,a,1.2.3.4:5,,100000000000,2,x\n\
+END\n",
+    )
+    .unwrap();
+    let (code, out, _) = once(&["--status-file", f.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    check(&out);
+    for line in [
+        "ovpn_bytes_in_total{client=\"a__udp\"} 18446744073709551615",
+        "ovpn_bytes_out_total{client=\"a__udp\"} 3",
+        "ovpn_client_received_bytes_total{source=\"status\",common_name=\"a\",real_address=\"1.2.3.4:5\"} 18446744073709551615",
+    ] {
+        assert!(out.lines().any(|l| l == line), "no {line}");
+    }
+}
+
 #[test]
 fn missing_empty_and_garbage_sources_print_up_0_and_exit_0() {
     let dir = tempdir("bad");
