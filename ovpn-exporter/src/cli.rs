@@ -217,14 +217,20 @@ pub struct Cli {
 
     /// Drop the per-client series (`ovpn_client_*` and the seed
     /// `ovpn_bytes_*_total`), for very large servers.
-    #[arg(long = "no-client-metrics", env = "OVPN_EXPORTER_NO_CLIENT_METRICS",
-        value_parser = BoolishValueParser::new())]
+    #[arg(
+        long = "no-client-metrics",
+        env = "OVPN_EXPORTER_NO_CLIENT_METRICS",
+        value_parser = BoolishValueParser::new()
+    )]
     pub no_client_metrics: bool,
 
     /// Also emit the kumina `openvpn_exporter`'s `openvpn_*` families (with
     /// `status_path` labels), for dashboards migrating from it.
-    #[arg(long = "kumina-names", env = "OVPN_EXPORTER_KUMINA_NAMES",
-        value_parser = BoolishValueParser::new())]
+    #[arg(
+        long = "kumina-names",
+        env = "OVPN_EXPORTER_KUMINA_NAMES",
+        value_parser = BoolishValueParser::new()
+    )]
     pub kumina_names: bool,
 
     /// What common names, usernames and real addresses become in every
@@ -248,8 +254,11 @@ pub struct Cli {
     pub hash_key_file: Option<PathBuf>,
 
     /// Print the exposition for all sources and exit.
-    #[arg(long = "once", env = "OVPN_EXPORTER_ONCE",
-        value_parser = BoolishValueParser::new())]
+    #[arg(
+        long = "once",
+        env = "OVPN_EXPORTER_ONCE",
+        value_parser = BoolishValueParser::new()
+    )]
     pub once: bool,
 
     /// With `--once`: write the exposition to this file atomically
