@@ -524,20 +524,48 @@ fn web_config_reloads_when_a_file_changes() {
     assert!(eventually(|| status("two") == 200), "change not picked up");
     assert_eq!(status("one"), 401);
     // Switching to HTTPS by editing the file: new connections get TLS.
-    std::fs::write(
-        &web,
-        "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n",
-    )
-    .unwrap();
-    assert!(eventually(|| https_get(
-        server.addr,
-        "/",
-        &pki.ca,
-        None,
-        &[],
-        BOTH
-    )
-    .is_ok_and(|(s, _)| s == 200)));
+    let users = std::fs::read_to_string(&web).unwrap();
+    let tls = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n";
+    std::fs::write(&web, format!("{tls}{users}")).unwrap();
+    let auth = basic("prom", "two");
+    let https = |path: &str, auth: Option<&str>| {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        https_get(server.addr, path, &pki.ca, None, &headers, BOTH)
+    };
+    assert!(eventually(
+        || https("/", Some(&auth)).is_ok_and(|(s, _)| s == 200)
+    ));
+    assert_eq!(https("/", None).map(|(s, _)| s), Ok(401));
+    let reloaded = || {
+        https("/prom", Some(&auth)).map(|(_, body)| {
+            check(&body).get("ovpn_exporter_web_config_last_reload_successful", &[])
+        })
+    };
+    assert_eq!(reloaded(), Ok(Some(1.0)));
+
+    // A reload never turns TLS or basic auth off: a file emptied by a
+    // failed write, or one that lost its users, is refused and reported,
+    // and the port keeps both.
+    for broken in [String::new(), tls.to_owned(), users.clone()] {
+        std::fs::write(&web, &broken).unwrap();
+        assert!(
+            eventually(|| reloaded() == Ok(Some(0.0))),
+            "{broken:?} not refused"
+        );
+        assert_eq!(https("/", None).map(|(s, _)| s), Ok(401), "{broken:?}");
+        assert_eq!(
+            https("/", Some(&auth)).map(|(s, _)| s),
+            Ok(200),
+            "{broken:?}"
+        );
+        assert_ne!(
+            server.get_with("/", &[("authorization", &auth)]).status,
+            200
+        );
+        // Whole again.
+        std::fs::write(&web, format!("{tls}{users}")).unwrap();
+        assert!(eventually(|| reloaded() == Ok(Some(1.0))), "{broken:?}");
+    }
 }
 
 #[test]

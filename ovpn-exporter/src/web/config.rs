@@ -152,6 +152,9 @@ impl WebState {
         // Stat before reading: a change during the read is seen next time.
         let config_key = FileKey::at(path);
         let (config, files) = WebConfig::load(path)?;
+        if let Some(why) = downgrade(&self.current(), &config) {
+            return Err(format!("web config file {}: {why}", path.display()));
+        }
         let mut seen = vec![(path.clone(), config_key)];
         seen.extend(files.into_iter().map(|f| {
             let k = FileKey::at(&f);
@@ -213,6 +216,24 @@ impl WebState {
                 .is_some_and(|age| age < SETTLE)
         });
         if settling { None } else { self.reload() }
+    }
+}
+
+/// Why `new` may not replace `old` on a reload: it would turn TLS or basic
+/// auth off. A file that a failed write left empty or cut short reads as
+/// just such a configuration, and serving plain or open HTTP because of it
+/// would fail open; so turning either off takes a restart (as in the
+/// exporter-toolkit, which decides on TLS once, at startup). Turning them
+/// on, changing certificates and changing users reload as usual.
+fn downgrade(old: &WebConfig, new: &WebConfig) -> Option<&'static str> {
+    if old.tls.is_some() && new.tls.is_none() {
+        Some("no tls_server_config: a reload does not turn TLS off (restart the exporter for that)")
+    } else if old.auth.is_some() && new.auth.is_none() {
+        Some(
+            "no basic_auth_users: a reload does not turn basic auth off (restart the exporter for that)",
+        )
+    } else {
+        None
     }
 }
 
@@ -303,9 +324,17 @@ mod tests {
         assert_eq!(state.reload_if_changed(), None, "retried an unchanged file");
         assert!(state.current().auth.is_some());
         // SIGHUP does not wait.
-        std::fs::write(&path, "").unwrap();
+        std::fs::write(
+            &path,
+            format!("basic_auth_users:\n  u: '{hash}'\n  v: '{hash}'\n"),
+        )
+        .unwrap();
         assert_eq!(state.reload(), Some(true));
-        assert!(state.current().auth.is_none());
+        assert_eq!(state.current().auth.as_ref().map(BasicAuth::len), Some(2));
+        // Nor does it turn basic auth off: that takes a restart.
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(state.reload(), Some(false));
+        assert_eq!(state.current().auth.as_ref().map(BasicAuth::len), Some(2));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
