@@ -103,15 +103,17 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         };
     }
     let settings = web_settings(cli);
-    // Read every source once now: problems show in the log at startup and
-    // the first scrape finds a rendering ready.
-    exporter.refresh(collect::Collectors::ALL);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
+    // A bad or taken address is a configuration error too: found before the
+    // sources are read, so it is the one line printed.
+    let listener = runtime.block_on(server::bind(&cli.listen_address))?;
+    // Read every source once now: problems show in the log at startup and
+    // the first scrape finds a rendering ready.
+    exporter.refresh(collect::Collectors::ALL);
     runtime.block_on(async {
-        let listener = server::bind(&cli.listen_address).await?;
         let local = listener
             .local_addr()
             .map_err(|e| format!("--web.listen-address: {e}"))?;

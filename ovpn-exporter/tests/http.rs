@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Server, check, tempdir};
+use common::{Server, check, start_fails, tempdir};
 use ovpn_testgen::{Doc, Options, Release, Version, generate, render};
 
 fn lossy(b: &[u8]) -> String {
@@ -1176,4 +1176,28 @@ fn collect_parameters_select_family_groups() {
     let both = fams("/metrics?collect[]=server&collect[]=clients&collect[]=exporter");
     assert_eq!(both.len(), all.families.len());
     assert_eq!(server.get("/metrics?collect[]=nope").status, 400);
+}
+
+/// A bad or taken listen address is a configuration error: one line, exit
+/// 2, before any source is read (nothing else is logged first).
+#[test]
+fn a_bad_or_taken_listen_address_stops_startup_with_one_line() {
+    let f = common::peer("kumina-openvpn_exporter/server2.status");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    for (addr, says) in [("127.0.0.1:99999", "invalid port"), (&taken[..], "in use")] {
+        let (code, stderr) = start_fails(&[
+            "--status-file",
+            f.to_str().unwrap(),
+            "--web.listen-address",
+            addr,
+        ]);
+        assert_eq!(code, 2, "{addr}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "{addr}: {stderr}");
+        assert!(
+            lines[0].contains("--web.listen-address") && lines[0].contains(says),
+            "{addr}: {stderr}"
+        );
+    }
 }

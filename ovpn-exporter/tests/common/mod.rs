@@ -237,11 +237,17 @@ impl Server {
     }
 }
 
-/// Runs the exporter as a server that is expected to refuse to start;
+/// Runs the exporter as a server that is expected to refuse to start
+/// (listening on a free loopback port unless `args` name an address);
 /// returns (exit code, stderr). Killed after 20 s.
 pub fn start_fails(args: &[&str]) -> (i32, String) {
+    let listen: &[&str] = if args.contains(&"--web.listen-address") {
+        &[]
+    } else {
+        &["--web.listen-address", "127.0.0.1:0"]
+    };
     let mut child = Command::new(bin())
-        .args(["--web.listen-address", "127.0.0.1:0"])
+        .args(listen)
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
