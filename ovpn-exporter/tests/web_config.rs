@@ -338,6 +338,37 @@ fn client_certificates_are_required_and_verified() {
     // Still serving the good client.
     let (status, _) = https_get(server.addr, "/", &pki.ca, Some(&pki.client), &[], BOTH).unwrap();
     assert_eq!(status, 200);
+
+    // A reload never demands less of client certificates: a file cut
+    // short before `client_auth_type` (TLS without client certificates),
+    // one taking any certificate unverified, and one verifying only those
+    // given are each refused, and clients without a good one stay out.
+    let whole = std::fs::read_to_string(&web).unwrap();
+    let cut = whole.split("  client_auth_type").next().unwrap().to_owned();
+    let reloaded = || {
+        https_get(server.addr, "/prom", &pki.ca, Some(&pki.client), &[], BOTH).map(|(_, body)| {
+            check(&body).get("ovpn_exporter_web_config_last_reload_successful", &[])
+        })
+    };
+    for weaker in [
+        cut.clone(),
+        format!("{cut}  client_auth_type: RequireAnyClientCert\n"),
+        whole.replace("RequireAndVerifyClientCert", "VerifyClientCertIfGiven"),
+    ] {
+        std::fs::write(&web, &weaker).unwrap();
+        server.signal("HUP");
+        assert!(
+            eventually(|| reloaded() == Ok(Some(0.0))),
+            "{weaker:?} not refused"
+        );
+        for client in [None, Some(&pki.stranger)] {
+            let r = https_get(server.addr, "/metrics", &pki.ca, client, &[], BOTH);
+            assert!(r.is_err(), "{weaker:?}: {:?}", r.map(|r| r.0));
+        }
+        std::fs::write(&web, &whole).unwrap();
+        server.signal("HUP");
+        assert!(eventually(|| reloaded() == Ok(Some(1.0))), "{weaker:?}");
+    }
 }
 
 fn write_auth(path: &Path, user: &str, password: &str) {

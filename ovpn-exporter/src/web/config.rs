@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio_rustls::TlsAcceptor;
 
 use super::auth::BasicAuth;
-use super::tls::{self, TlsFile};
+use super::tls::{self, ClientCerts, TlsFile};
 use crate::config::yaml_error;
 use crate::source::FileKey;
 
@@ -43,6 +43,8 @@ struct FileFormat {
 pub struct WebConfig {
     /// Serve HTTPS with this.
     pub tls: Option<TlsAcceptor>,
+    /// What `tls` demands of a client's certificate.
+    pub client_certs: ClientCerts,
     /// Require these users.
     pub auth: Option<BasicAuth>,
 }
@@ -51,6 +53,7 @@ impl std::fmt::Debug for WebConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebConfig")
             .field("tls", &self.tls.is_some())
+            .field("client_certs", &self.client_certs)
             .field("auth", &self.auth)
             .finish()
     }
@@ -70,18 +73,28 @@ impl WebConfig {
             serde_saphyr::from_str(text).map_err(|e| yaml_error(&e.to_string()))?
         };
         let mut files = Vec::new();
-        let tls = match &file.tls_server_config {
+        let (tls, client_certs) = match &file.tls_server_config {
             Some(t) => {
                 files = tls::files(t, dir);
-                tls::server_config(t, dir)?.map(TlsAcceptor::from)
+                match tls::server_config(t, dir)? {
+                    Some((config, demands)) => (Some(TlsAcceptor::from(config)), demands),
+                    None => (None, ClientCerts::Optional),
+                }
             }
-            None => None,
+            None => (None, ClientCerts::Optional),
         };
         let auth = match file.basic_auth_users {
             Some(users) if !users.is_empty() => Some(BasicAuth::new(users)?),
             _ => None,
         };
-        Ok((WebConfig { tls, auth }, files))
+        Ok((
+            WebConfig {
+                tls,
+                client_certs,
+                auth,
+            },
+            files,
+        ))
     }
 
     /// Reads and parses the file at `path`.
@@ -220,14 +233,21 @@ impl WebState {
 }
 
 /// Why `new` may not replace `old` on a reload: it would turn TLS or basic
-/// auth off. A file that a failed write left empty or cut short reads as
-/// just such a configuration, and serving plain or open HTTP because of it
-/// would fail open; so turning either off takes a restart (as in the
+/// auth off, or demand less of client certificates. A file that a failed
+/// write left empty or cut short reads as just such a configuration (a file
+/// cut before `client_auth_type` is TLS without client certificates), and
+/// serving plain, open or unauthenticated HTTPS because of it would fail
+/// open; so weakening any of them takes a restart (as in the
 /// exporter-toolkit, which decides on TLS once, at startup). Turning them
-/// on, changing certificates and changing users reload as usual.
+/// on or up, changing certificates, CAs and users reload as usual.
 fn downgrade(old: &WebConfig, new: &WebConfig) -> Option<&'static str> {
     if old.tls.is_some() && new.tls.is_none() {
         Some("no tls_server_config: a reload does not turn TLS off (restart the exporter for that)")
+    } else if new.client_certs < old.client_certs {
+        Some(
+            "client_auth_type demands less than the one in force: a reload does not weaken \
+             client certificate checks (restart the exporter for that)",
+        )
     } else if old.auth.is_some() && new.auth.is_none() {
         Some(
             "no basic_auth_users: a reload does not turn basic auth off (restart the exporter for that)",
@@ -265,6 +285,14 @@ mod tests {
                 "cipher_suites",
             ),
             ("basic_auth_user:\n  a: b\n", "basic_auth_user"),
+            (
+                "tls_server_config:\n  cert_file: [c]\n",
+                "line 2 column 14: tls_server_config.cert_file: expected",
+            ),
+            (
+                "basic_auth_users:\n  a: [b]\n",
+                "basic_auth_users.a: expected",
+            ),
             ("basic_auth_users:\n  a: plain\n", "\"a\""),
             ("tls_server_config:\n  cert_file: c.pem\n", "key_file"),
             (

@@ -32,6 +32,21 @@ pub struct TlsFile {
     max_version: Option<String>,
 }
 
+/// What a TLS configuration demands of a client's certificate before it
+/// serves the client, weakest first: the order a reload may not go down
+/// ([`super::config`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClientCerts {
+    /// None needed (`NoClientCert`, `RequestClientCert`,
+    /// `VerifyClientCertIfGiven`): a client without one is served.
+    #[default]
+    Optional,
+    /// Any certificate, unverified (`RequireAnyClientCert`).
+    Any,
+    /// One that `client_ca_file` verifies (`RequireAndVerifyClientCert`).
+    Verified,
+}
+
 /// exporter-toolkit's `client_auth_type` values (Go's `tls.ClientAuthType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ClientAuth {
@@ -58,6 +73,16 @@ impl ClientAuth {
                 ));
             }
         })
+    }
+
+    fn demands(self) -> ClientCerts {
+        match self {
+            ClientAuth::NoClientCert
+            | ClientAuth::RequestClientCert
+            | ClientAuth::VerifyClientCertIfGiven => ClientCerts::Optional,
+            ClientAuth::RequireAnyClientCert => ClientCerts::Any,
+            ClientAuth::RequireAndVerifyClientCert => ClientCerts::Verified,
+        }
     }
 }
 
@@ -86,13 +111,17 @@ pub fn files(tls: &TlsFile, dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Builds the server configuration; `Ok(None)` when neither a certificate
-/// nor a key is given (plain HTTP, as in exporter-toolkit). Relative paths
-/// are relative to `dir`, the web config file's directory.
+/// Builds the server configuration and says what it demands of client
+/// certificates; `Ok(None)` when neither a certificate nor a key is given
+/// (plain HTTP, as in exporter-toolkit). Relative paths are relative to
+/// `dir`, the web config file's directory.
 ///
 /// # Errors
 /// One line naming the key or file and the problem.
-pub fn server_config(tls: &TlsFile, dir: &Path) -> Result<Option<Arc<ServerConfig>>, String> {
+pub fn server_config(
+    tls: &TlsFile,
+    dir: &Path,
+) -> Result<Option<(Arc<ServerConfig>, ClientCerts)>, String> {
     let non_empty = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
     let (cert, key) = match (non_empty(&tls.cert_file), non_empty(&tls.key_file)) {
         (None, None) => {
@@ -156,7 +185,7 @@ pub fn server_config(tls: &TlsFile, dir: &Path) -> Result<Option<Arc<ServerConfi
         )
     })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Some(Arc::new(config)))
+    Ok(Some((Arc::new(config), auth.demands())))
 }
 
 /// The client certificate policy; `None` for `NoClientCert`.
