@@ -129,7 +129,7 @@ pub fn parse_yaml(text: &str) -> Result<Vec<SourceSpec>, String> {
     let cfg: FileConfig = if text.trim().is_empty() {
         FileConfig::default()
     } else {
-        serde_saphyr::from_str(text).map_err(|e| yaml_error(&e.to_string()))?
+        from_yaml(text)?
     };
     let mut out = Vec::new();
     for (name, path) in [
@@ -149,9 +149,35 @@ pub fn parse_yaml(text: &str) -> Result<Vec<SourceSpec>, String> {
     Ok(out)
 }
 
+/// Reads a YAML document into `T`. An error is one line: its line and
+/// column, and for a value of the wrong type, the key's path
+/// (`tls_server_config.cert_file`).
+///
+/// # Errors
+/// The parser's message, cleaned by [`yaml_error`].
+pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let mut path = None;
+    serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            path = Some(e.path().to_string());
+            e.into_inner()
+        })
+    })
+    .map_err(|e| {
+        let message = yaml_error(&e.to_string());
+        // `.` is the document, `?` a key the path could not follow.
+        let path = path.filter(|p| p != "." && !p.contains('?') && !message.contains(p.as_str()));
+        match (path, message.split_once(": ")) {
+            (Some(p), Some((at, what))) if at.starts_with("line ") => format!("{at}: {p}: {what}"),
+            (Some(p), _) => format!("{p}: {message}"),
+            (None, _) => message,
+        }
+    })
+}
+
 /// The YAML parser's message in one line, without its advice to programmers
 /// (which options of the parser would have let the file through).
-pub(crate) fn yaml_error(s: &str) -> String {
+fn yaml_error(s: &str) -> String {
     let line = one_line(s);
     if let Some(at) = line.find(", set DuplicateKeyPolicy") {
         return line[..at].to_owned();
@@ -312,6 +338,13 @@ mod tests {
                 "ovpn_tcp_status",
             ),
             ("ovpn_tcp_status: ~\n", 1, "ovpn_tcp_status"),
+            // A value of the wrong type: the YAML library names the type
+            // only, the path names the key.
+            (
+                "ovpn_status: /c\novpn_udp_status: [/a, /b]\n",
+                2,
+                "ovpn_udp_status: expected",
+            ),
             ("ovpn_status: /c\novpn_status: /d\n", 2, "ovpn_status"),
             (
                 "ovpn_status: /c\n---\novpn_status: /d\n",

@@ -323,7 +323,7 @@ impl Source {
                         source = %self.spec.name,
                         location = %self.spec.location,
                         reason = reason.as_str(),
-                        cause = cause.as_deref().unwrap_or(""),
+                        cause = cause.as_deref(),
                         "status read failed; keeping the last complete snapshot"
                     );
                 }

@@ -17,7 +17,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::auth::BasicAuth;
 use super::tls::{self, ClientCerts, TlsFile};
-use crate::config::yaml_error;
+use crate::config::from_yaml;
 use crate::source::FileKey;
 
 /// Largest web config file read: it is a few lines.
@@ -70,7 +70,7 @@ impl WebConfig {
         let file: FileFormat = if text.trim().is_empty() {
             FileFormat::default()
         } else {
-            serde_saphyr::from_str(text).map_err(|e| yaml_error(&e.to_string()))?
+            from_yaml(text)?
         };
         let mut files = Vec::new();
         let (tls, client_certs) = match &file.tls_server_config {
