@@ -312,13 +312,27 @@ impl ColumnMap {
         };
 
         // A cursor per typed column; free-text columns accept anything.
-        let mut typed: [(Column, usize, Cursor<'a>); MAX_SLOTS] =
-            [(Column::CommonName, 0, Cursor::new(row, sep)); MAX_SLOTS];
+        // Each remembers its last field's verdict: a column before or
+        // after both free-text columns keeps its field from one split to
+        // the next, and one between them moves one field per split, so
+        // each field is judged once per column and the search stays
+        // linear in the row, however the header orders the columns.
+        let mut typed: [Typed<'a>; MAX_SLOTS] = [Typed {
+            column: Column::CommonName,
+            pos: 0,
+            cursor: Cursor::new(row, sep),
+            verdict: None,
+        }; MAX_SLOTS];
         let mut n_typed = 0;
         for (slot, pos) in self.present() {
             if let Some(column) = self.column(slot).filter(|c| c.kind() != Kind::Text) {
                 if let Some(t) = typed.get_mut(n_typed) {
-                    *t = (column, pos, Cursor::new(row, sep));
+                    *t = Typed {
+                        column,
+                        pos,
+                        cursor: Cursor::new(row, sep),
+                        verdict: None,
+                    };
                     n_typed += 1;
                 }
             }
@@ -335,9 +349,7 @@ impl ColumnMap {
                 user_extra: taken_by_user,
                 ..split
             };
-            let fits = typed.iter_mut().all(|(column, pos, cursor)| {
-                cursor.seek(split.first_field(*pos)) && column.accepts(cursor.field())
-            });
+            let fits = typed.iter_mut().all(|t| t.fits(split.first_field(t.pos)));
             if fits {
                 return Ok(self.cells_for(row, sep, split));
             }
@@ -461,6 +473,37 @@ impl Split {
     }
 }
 
+/// A typed column in [`ColumnMap::split_extra`]'s search, and the verdict
+/// on the field it judged last.
+#[derive(Clone, Copy)]
+struct Typed<'a> {
+    column: Column,
+    /// Header position.
+    pos: usize,
+    cursor: Cursor<'a>,
+    /// Field index and whether the column accepted it.
+    verdict: Option<(usize, bool)>,
+}
+
+impl Typed<'_> {
+    /// Whether the column accepts the row's field `index`.
+    fn fits(&mut self, index: usize) -> bool {
+        match self.verdict {
+            Some((at, fits)) if at == index => fits,
+            _ => {
+                let fits = self.cursor.seek(index) && {
+                    let field = self.cursor.field();
+                    #[cfg(test)]
+                    tests::JUDGED.with(|n| n.set(n.get() + field.len() + 1));
+                    self.column.accepts(field)
+                };
+                self.verdict = Some((index, fits));
+                fits
+            }
+        }
+    }
+}
+
 /// One field of a row, movable one field at a time in either direction.
 #[derive(Clone, Copy)]
 struct Cursor<'a> {
@@ -528,6 +571,12 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
     use std::{format, vec::Vec};
+
+    std::thread_local! {
+        /// Bytes of fields that typed columns judged on this thread, plus
+        /// one per field.
+        pub(super) static JUDGED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    }
 
     const V2_CLIENT_HEADER: &[u8] = b"Common Name,Real Address,Virtual Address,Virtual IPv6 Address,Bytes Received,Bytes Sent,Connected Since,Connected Since (time_t),Username,Client ID,Peer ID,Data Channel Cipher";
 
@@ -722,6 +771,41 @@ mod tests {
             proptest::prop_assert_eq!(user.len(), 4 + 6 * row_extra);
             proptest::prop_assert_eq!(cells.get(Table::Clients, Column::CommonName), Some(&b"alice"[..]));
             proptest::prop_assert_eq!(cells.get(Table::Clients, Column::DataChannelCipher), Some(&b"AES"[..]));
+        }
+    }
+
+    /// However the header orders the columns, a typed column judges each
+    /// field once: a long number before both free-text columns is not read
+    /// again for every split tried (it was: a 360 KB row took seconds).
+    #[test]
+    fn each_field_is_judged_once_per_typed_column() {
+        let header = b"Client ID,Username,Bytes Received,Common Name,Real Address,Bytes Sent,\
+Connected Since,Peer ID";
+        let map = ColumnMap::parse(Some(header), b',', Table::Clients).unwrap();
+        let extra = 500;
+        for (peer, fits) in [("7", true), ("x", false)] {
+            let mut row = b"0".repeat(5_000);
+            row.extend_from_slice(b"1,u");
+            row.extend(b",a".repeat(extra));
+            row.extend_from_slice(format!(",1,c,1.2.3.4:5,2,now,{peer}").as_bytes());
+            JUDGED.with(|n| n.set(0));
+            let cells = map.split(Some(&row), b',', true);
+            let judged = JUDGED.with(core::cell::Cell::get);
+            // Five typed columns, each judging fields of the row at most
+            // once (without the verdicts: 5,000 digits for every split).
+            assert!(judged <= 5 * row.len(), "{judged} bytes judged");
+            match cells {
+                Ok(cells) => {
+                    assert!(fits);
+                    let user = cells.get(Table::Clients, Column::Username).unwrap();
+                    assert_eq!(user.len(), 1 + 2 * extra);
+                    assert_eq!(
+                        cells.get(Table::Clients, Column::CommonName),
+                        Some(&b"c"[..])
+                    );
+                }
+                Err(e) => assert_eq!((e, fits), ((ErrorKind::AmbiguousRow, None), false)),
+            }
         }
     }
 
