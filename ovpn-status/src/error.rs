@@ -54,7 +54,7 @@ impl ErrorKind {
 
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.description())
+        f.pad(self.description())
     }
 }
 
@@ -115,15 +115,14 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "line {} (byte {}): {}",
-            self.line, self.offset, self.kind
-        )?;
-        if let Some(column) = self.column {
-            write!(f, " in column `{}`", column.name())?;
+        write!(f, "line {} (byte {}): ", self.line, self.offset)?;
+        match (self.kind, self.column) {
+            (ErrorKind::MissingColumn, Some(column)) => {
+                write!(f, "header lacks the required column `{}`", column.name())
+            }
+            (kind, Some(column)) => write!(f, "{kind} in column `{}`", column.name()),
+            (kind, None) => write!(f, "{kind}"),
         }
-        Ok(())
     }
 }
 

@@ -15,6 +15,7 @@ use core::str::Utf8Error;
 /// use ovpn_status::Text;
 /// let t = Text::new(b"Doe, John \xff");
 /// assert_eq!(t.to_string(), "Doe, John \u{fffd}");
+/// assert_eq!(format!("[{t:>12}]"), "[ Doe, John \u{fffd}]");
 /// assert_eq!(format!("{t:?}"), r#""Doe, John \xff""#);
 /// assert_eq!(t.as_bytes(), b"Doe, John \xff");
 /// assert!(t.to_str().is_err());
@@ -53,14 +54,41 @@ impl<'a> Text<'a> {
 }
 
 impl fmt::Display for Text<'_> {
+    /// Honours width, fill, alignment and precision as `str` does, each
+    /// replacement counting as one character.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for chunk in self.0.utf8_chunks() {
-            f.write_str(chunk.valid())?;
-            if !chunk.invalid().is_empty() {
-                f.write_char(char::REPLACEMENT_CHARACTER)?;
-            }
+        if let Ok(s) = core::str::from_utf8(self.0) {
+            return f.pad(s);
+        }
+        let chars = self.lossy_chars().count();
+        let shown = f.precision().map_or(chars, |p| p.min(chars));
+        let pad = f.width().map_or(0, |w| w.saturating_sub(shown));
+        let (before, after) = match f.align() {
+            Some(fmt::Alignment::Right) => (pad, 0),
+            Some(fmt::Alignment::Center) => (pad / 2, pad - pad / 2),
+            _ => (0, pad),
+        };
+        let fill = f.fill();
+        for _ in 0..before {
+            f.write_char(fill)?;
+        }
+        for c in self.lossy_chars().take(shown) {
+            f.write_char(c)?;
+        }
+        for _ in 0..after {
+            f.write_char(fill)?;
         }
         Ok(())
+    }
+}
+
+impl Text<'_> {
+    /// The characters `Display` shows: each invalid sequence as U+FFFD.
+    fn lossy_chars(&self) -> impl Iterator<Item = char> + '_ {
+        self.0.utf8_chunks().flat_map(|chunk| {
+            let bad = (!chunk.invalid().is_empty()).then_some(char::REPLACEMENT_CHARACTER);
+            chunk.valid().chars().chain(bad)
+        })
     }
 }
 
@@ -113,5 +141,38 @@ impl<'a> From<&'a [u8]> for Text<'a> {
 impl AsRef<[u8]> for Text<'_> {
     fn as_ref(&self) -> &[u8] {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::Text;
+    use std::format;
+
+    /// Width, fill, alignment and precision work as for `str`, valid
+    /// UTF-8 or not, a replacement counting as one character.
+    #[test]
+    fn display_pads_and_truncates_like_str() {
+        for (bytes, as_str) in [
+            (&b"alice"[..], "alice"),
+            (b"\xc3\xa9t\xc3\xa9", "été"),
+            (b"a\xffb\xfe\xfe", "a\u{fffd}b\u{fffd}\u{fffd}"),
+            (b"", ""),
+        ] {
+            let t = Text::new(bytes);
+            assert_eq!(format!("{t}"), format!("{as_str}"));
+            assert_eq!(format!("[{t:<8}]"), format!("[{as_str:<8}]"));
+            assert_eq!(format!("[{t:>8}]"), format!("[{as_str:>8}]"));
+            assert_eq!(format!("[{t:*^9}]"), format!("[{as_str:*^9}]"));
+            assert_eq!(format!("[{t:.2}]"), format!("[{as_str:.2}]"));
+            assert_eq!(format!("[{t:-<6.3}]"), format!("[{as_str:-<6.3}]"));
+            assert_eq!(format!("[{t:2}]"), format!("[{as_str:2}]"));
+        }
+        assert_eq!(
+            format!("[{:>14}]", crate::Format::ServerV3),
+            format!("[{:>14}]", crate::Format::ServerV3.as_str())
+        );
     }
 }
