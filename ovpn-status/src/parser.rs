@@ -313,7 +313,8 @@ impl Parser {
     /// is in `input`; otherwise the result is [`Step::NeedMore`]. With
     /// `end_of_input = true`, `input` must hold the rest of the document: a
     /// last line without `\n` is taken as cut off (an
-    /// [`ErrorKind::Incomplete`] error) unless it is exactly `END`, and input
+    /// [`ErrorKind::Incomplete`] error) unless it is exactly `END` (or
+    /// `END\r`), and input
     /// that ends without `END` is an `Incomplete` error too.
     ///
     /// # Errors
@@ -350,7 +351,8 @@ impl Parser {
                     self.scanned = rest.len();
                     return O::need_more(pos);
                 }
-                // A cut-off last line counts only if it is exactly `END`.
+                // A cut-off last line counts only if it is exactly `END`
+                // (or `END\r`).
                 None if !rest.is_empty() && strip_cr(rest) == b"END" => (rest, rest.len()),
                 None => return O::error(self.fail(ErrorKind::Incomplete, None)),
             };

@@ -83,7 +83,7 @@ fn a_one_megabyte_line() {
     assert_eq!(chunked(&doc, 1000), (records, None));
     // One megabyte of commas: the policy's split search stays linear.
     let mut doc = b"HEADER,CLIENT_LIST,Common Name,Real Address,Bytes Received,Bytes Sent,Connected Since,Username\nCLIENT_LIST,".to_vec();
-    doc.extend(std::iter::repeat_n(b',', 1 << 20));
+    doc.extend(std::iter::repeat(b',').take(1 << 20));
     doc.extend_from_slice(b",1.2.3.4:5,1,2,now,u\nEND\n");
     let (records, err) = whole(&doc);
     assert_eq!(err, None);
@@ -97,7 +97,7 @@ fn a_one_megabyte_line() {
     );
     // A megabyte line of garbage is an error on that line.
     let mut doc = b"OpenVPN STATISTICS\nUpdated,x\n".to_vec();
-    doc.extend(std::iter::repeat_n(b'x', 1 << 20));
+    doc.extend(std::iter::repeat(b'x').take(1 << 20));
     doc.extend_from_slice(b"\nEND\n");
     assert_eq!(error_of(&doc), Some((ErrorKind::UnexpectedLine, 3)));
 }
@@ -107,7 +107,7 @@ fn ten_thousand_blank_lines() {
     let mut doc = vec![b'\n'; 10_000];
     assert_eq!(error_of(&doc), Some((ErrorKind::Incomplete, 10_001)));
     doc.extend_from_slice(b"OpenVPN STATISTICS\r\n\r\nUpdated,x\n");
-    doc.extend(std::iter::repeat_n(b"\r\n" as &[u8], 10_000).flatten());
+    doc.extend(b"\r\n".repeat(10_000));
     doc.extend_from_slice(b"END\n");
     let (records, err) = whole(&doc);
     assert_eq!(err, None);
