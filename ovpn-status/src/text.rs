@@ -18,6 +18,7 @@ use core::str::Utf8Error;
 /// assert_eq!(format!("[{t:>12}]"), "[ Doe, John \u{fffd}]");
 /// assert_eq!(format!("{t:?}"), r#""Doe, John \xff""#);
 /// assert_eq!(t.as_bytes(), b"Doe, John \xff");
+/// assert!(t == b"Doe, John \xff" && Text::new(b"alice") == "alice");
 /// assert!(t.to_str().is_err());
 /// ```
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -129,6 +130,24 @@ impl PartialEq<str> for Text<'_> {
 impl PartialEq<&str> for Text<'_> {
     fn eq(&self, other: &&str) -> bool {
         self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&[u8]> for Text<'_> {
+    fn eq(&self, other: &&[u8]) -> bool {
+        self.0 == *other
+    }
+}
+
+impl<const N: usize> PartialEq<[u8; N]> for Text<'_> {
+    fn eq(&self, other: &[u8; N]) -> bool {
+        self.0 == other
+    }
+}
+
+impl<const N: usize> PartialEq<&[u8; N]> for Text<'_> {
+    fn eq(&self, other: &&[u8; N]) -> bool {
+        self.0 == *other
     }
 }
 
