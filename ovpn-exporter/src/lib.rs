@@ -151,18 +151,26 @@ fn web_settings(cli: &Cli) -> server::Settings {
 }
 
 /// Writes `data` to a temporary file beside `path`, then renames it over
-/// `path`, so readers never see a partial file.
+/// `path`, so readers never see a partial file. The file replaced keeps
+/// its permission bits, and its owner where the exporter may give it (as
+/// root): a textfile directory's `0640` file stays `0640`.
 fn write_atomically(path: &Path, data: &[u8]) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+
     let err = |e: std::io::Error| format!("--once.output {}: {e}", path.display());
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("--once.output {}: not a file path", path.display()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
+    if path.file_name().is_none() {
+        return Err(format!("--once.output {}: not a file path", path.display()));
+    }
+    let old = std::fs::symlink_metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file);
+    let (mut f, tmp) = create_temp(path).map_err(err)?;
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+        if let Some(old) = &old {
+            // Not permitted unless root, and then the file is ours.
+            let _ = std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid()));
+            f.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o777))?;
+        }
         f.write_all(data)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -171,6 +179,32 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<(), String> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map_err(err)
+}
+
+/// A new file beside `path` with a name no one could have prepared:
+/// created exclusively (`O_EXCL`, which also refuses a symbolic link
+/// planted there), with a short name (21 bytes) whatever `path`'s length.
+fn create_temp(path: &Path) -> std::io::Result<(std::fs::File, std::path::PathBuf)> {
+    use std::hash::{BuildHasher as _, Hasher as _};
+
+    // Random per process (the standard library seeds it from the OS).
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    let seed = hasher.finish();
+    let mut last = None;
+    for attempt in 0..8u32 {
+        let tmp = path.with_file_name(format!(".{:016x}.tmp", seed.rotate_left(8 * attempt)));
+        match std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((f, tmp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::ErrorKind::AlreadyExists.into()))
 }
 
 /// The management password: the file's first line, as OpenVPN reads its

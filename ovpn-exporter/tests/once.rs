@@ -13,6 +13,7 @@
 mod common;
 
 use common::{check, once, peer, tempdir};
+use std::os::unix::fs::PermissionsExt as _;
 
 fn peer_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
@@ -405,6 +406,9 @@ fn once_output_is_written_atomically() {
     let dir = tempdir("out");
     let target = dir.join("ovpn.prom");
     std::fs::write(&target, b"old").unwrap();
+    // Names and addresses: the file replaced was kept from other users.
+    let private = std::fs::Permissions::from_mode(0o640);
+    std::fs::set_permissions(&target, private).unwrap();
     let f = peer("kumina-openvpn_exporter/server2.status");
     let (code, out, err) = once(&[
         "--once.output",
@@ -421,6 +425,8 @@ fn once_output_is_written_atomically() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 1, "temporary file left behind: {names:?}");
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640, "the replaced file's mode is kept");
 }
 
 #[test]
