@@ -315,24 +315,24 @@ pub enum LogFormat {
 ///
 /// A message naming the text that is not such a duration.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    // Longer than any timeout or interval means; a deadline this far
+    // ahead of now is still a valid instant.
+    const MAX: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: u64 = num
         .parse()
         .map_err(|_| format!("invalid duration {s:?}: expected e.g. 30s, 5m, 1h"))?;
-    let secs = |mul: u64| {
-        n.checked_mul(mul)
-            .map(Duration::from_secs)
-            .ok_or_else(|| format!("duration {s:?} is too large"))
+    let d = match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "" | "s" => Some(Duration::from_secs(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
     };
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "" | "s" => secs(1),
-        "m" => secs(60),
-        "h" => secs(3600),
-        _ => Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
-    }
+    d.filter(|d| *d <= MAX)
+        .ok_or_else(|| format!("duration {s:?} is too large (at most 100 years)"))
 }
 
 #[cfg(test)]
@@ -348,6 +348,21 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("m").is_err());
         assert!(parse_duration("-1s").is_err());
+        // Durations so long that now + d overflows an instant are refused
+        // here, not met later as a panic in a timer.
+        assert_eq!(
+            parse_duration("876000h"),
+            Ok(Duration::from_secs(3_153_600_000))
+        );
+        for huge in [
+            "876001h",
+            "18446744073709551615s",
+            "9300000000000000000s",
+            "18446744073709551615ms",
+        ] {
+            let e = parse_duration(huge).unwrap_err();
+            assert!(e.contains("too large"), "{huge}: {e}");
+        }
     }
 
     #[test]
