@@ -12,7 +12,15 @@ use std::process::ExitCode;
 
 use ovpn_testgen::{Options, Release, Version, generate, render};
 
+const USAGE: &str = "usage: ovpn-testgen [--version v1|v2|v3|client] [--release 2.3..2.7]
+    [--clients N] [--seed N] [--ipv6] [--hostile] [--crlf] [--management]
+Writes a generated OpenVPN status document to standard output.";
+
 fn main() -> ExitCode {
+    if std::env::args().skip(1).any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     match options(std::env::args().skip(1)) {
         Ok(opts) => {
             let bytes = render(&generate(&opts), &opts);
@@ -25,7 +33,7 @@ fn main() -> ExitCode {
             }
         }
         Err(e) => {
-            eprintln!("ovpn-testgen: {e}");
+            eprintln!("ovpn-testgen: {e}\n{USAGE}");
             ExitCode::from(64)
         }
     }
