@@ -167,7 +167,8 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<(), String> {
     let (mut f, tmp) = create_temp(path).map_err(err)?;
     let result = (|| {
         if let Some(old) = &old {
-            // Not permitted unless root, and then the file is ours.
+            // Only root may give a file away; for any other user this
+            // fails and the file stays the exporter's.
             let _ = std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid()));
             f.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o777))?;
         }

@@ -83,9 +83,11 @@ where
             Step::Done => return Ok(()),
             Step::NeedMore(used) => {
                 start += used;
-                buf.copy_within(start..len, 0);
-                len -= start;
-                start = 0;
+                if start > 0 {
+                    buf.copy_within(start..len, 0);
+                    len -= start;
+                    start = 0;
+                }
                 if buf.len() - len < READ_SIZE {
                     buf.resize(len + READ_SIZE, 0);
                 }
