@@ -164,12 +164,16 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<(), String> {
     let old = std::fs::symlink_metadata(path)
         .ok()
         .filter(std::fs::Metadata::is_file);
-    let (mut f, tmp) = create_temp(path).map_err(err)?;
+    // Private until it has the old file's owner and mode: a reader that
+    // opened it earlier would keep reading whatever is written.
+    let (mut f, tmp) = create_temp(path, if old.is_some() { 0o600 } else { 0o666 }).map_err(err)?;
     let result = (|| {
         if let Some(old) = &old {
-            // Only root may give a file away; for any other user this
-            // fails and the file stays the exporter's.
-            let _ = std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid()));
+            // Only root may give a file away; anyone may give it a group
+            // they are in. Otherwise it stays the exporter's.
+            if std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid())).is_err() {
+                let _ = std::os::unix::fs::fchown(&f, None, Some(old.gid()));
+            }
             f.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o777))?;
         }
         f.write_all(data)?;
@@ -184,9 +188,11 @@ fn write_atomically(path: &Path, data: &[u8]) -> Result<(), String> {
 
 /// A new file beside `path` with a name no one could have prepared:
 /// created exclusively (`O_EXCL`, which also refuses a symbolic link
-/// planted there), with a short name (21 bytes) whatever `path`'s length.
-fn create_temp(path: &Path) -> std::io::Result<(std::fs::File, std::path::PathBuf)> {
+/// planted there), with a short name (21 bytes) whatever `path`'s length,
+/// and `mode` (less the umask).
+fn create_temp(path: &Path, mode: u32) -> std::io::Result<(std::fs::File, std::path::PathBuf)> {
     use std::hash::{BuildHasher as _, Hasher as _};
+    use std::os::unix::fs::OpenOptionsExt as _;
 
     // Random per process (the standard library seeds it from the OS).
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
@@ -198,6 +204,7 @@ fn create_temp(path: &Path) -> std::io::Result<(std::fs::File, std::path::PathBu
         match std::fs::File::options()
             .write(true)
             .create_new(true)
+            .mode(mode)
             .open(&tmp)
         {
             Ok(f) => return Ok((f, tmp)),
