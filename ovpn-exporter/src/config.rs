@@ -165,8 +165,22 @@ pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T,
     })
     .map_err(|e| {
         let message = yaml_error(&e.to_string());
-        // `.` is the document, `?` a key the path could not follow.
-        let path = path.filter(|p| p != "." && !p.contains('?') && !message.contains(p.as_str()));
+        // `.` is the document, `?` a key the path could not follow. Keys
+        // are the file's text: control characters in them are escaped, so
+        // the error stays one line and sends no terminal escapes.
+        let path = path
+            .filter(|p| p != "." && !p.contains('?') && !message.contains(p.as_str()))
+            .map(|p| {
+                p.chars()
+                    .map(|c| {
+                        if c.is_control() {
+                            c.escape_debug().to_string()
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect::<String>()
+            });
         match (path, message.split_once(": ")) {
             (Some(p), Some((at, what))) if at.starts_with("line ") => format!("{at}: {p}: {what}"),
             (Some(p), _) => format!("{p}: {message}"),
@@ -181,6 +195,9 @@ fn yaml_error(s: &str) -> String {
     let line = one_line(s);
     if let Some(at) = line.find(", set DuplicateKeyPolicy") {
         return line[..at].to_owned();
+    }
+    if let Some(at) = line.find("; use Option<") {
+        return format!("{} (a key or value is missing)", &line[..at]);
     }
     if let Some(at) = line.find("multiple YAML documents detected") {
         return format!(
@@ -346,6 +363,7 @@ mod tests {
                 "ovpn_udp_status: expected",
             ),
             ("ovpn_status: /c\novpn_status: /d\n", 2, "ovpn_status"),
+            (": /c\n", 1, "a key or value is missing"),
             (
                 "ovpn_status: /c\n---\novpn_status: /d\n",
                 3,

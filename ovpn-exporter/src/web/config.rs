@@ -293,6 +293,11 @@ mod tests {
                 "basic_auth_users:\n  a: [b]\n",
                 "basic_auth_users.a: expected",
             ),
+            // A key is the file's text: its control characters are escaped.
+            (
+                "basic_auth_users:\n  \"a\\nb\\u001b[31m\": [b]\n",
+                "basic_auth_users.a\\nb\\u{1b}[31m: expected",
+            ),
             ("basic_auth_users:\n  a: plain\n", "\"a\""),
             ("tls_server_config:\n  cert_file: c.pem\n", "key_file"),
             (
