@@ -166,27 +166,34 @@ pub(crate) fn from_yaml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T,
     .map_err(|e| {
         let message = yaml_error(&e.to_string());
         // `.` is the document, `?` a key the path could not follow. Keys
-        // are the file's text: control characters in them are escaped, so
-        // the error stays one line and sends no terminal escapes.
+        // are the file's text: see [`printable`].
         let path = path
             .filter(|p| p != "." && !p.contains('?') && !message.contains(p.as_str()))
-            .map(|p| {
-                p.chars()
-                    .map(|c| {
-                        if c.is_control() {
-                            c.escape_debug().to_string()
-                        } else {
-                            c.to_string()
-                        }
-                    })
-                    .collect::<String>()
-            });
+            .map(|p| printable(&p).into_owned());
         match (path, message.split_once(": ")) {
             (Some(p), Some((at, what))) if at.starts_with("line ") => format!("{at}: {p}: {what}"),
             (Some(p), _) => format!("{p}: {message}"),
             (None, _) => message,
         }
     })
+}
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`): an error
+/// quotes keys and paths from files and flags, and must stay one line and
+/// send no terminal escapes to a terminal or a log.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The YAML parser's message in one line, without its advice to programmers

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 use ovpn_exporter::cli::{Cli, LogFormat};
+use ovpn_exporter::config::printable;
 use ovpn_exporter::run;
 
 fn main() -> ExitCode {
@@ -31,13 +32,13 @@ fn main() -> ExitCode {
         }
     };
     if let Err(e) = init_logging(&cli) {
-        eprintln!("ovpn-exporter: {e}");
+        eprintln!("ovpn-exporter: {}", printable(&e));
         return ExitCode::from(2);
     }
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ovpn-exporter: {e}");
+            eprintln!("ovpn-exporter: {}", printable(&e));
             ExitCode::from(2)
         }
     }

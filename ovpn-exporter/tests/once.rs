@@ -500,6 +500,15 @@ fn configuration_errors_exit_nonzero_with_one_line() {
             ],
             "xml",
         ),
+        // A path holding a newline and a terminal escape: still one line,
+        // with both escaped.
+        (
+            vec![
+                "--config.file".into(),
+                "/nonexistent/a\nb\u{1b}[31m.yml".into(),
+            ],
+            "/nonexistent/a\\nb\\u{1b}[31m.yml",
+        ),
     ];
     for (args, needle) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

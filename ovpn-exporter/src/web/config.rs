@@ -193,6 +193,7 @@ impl WebState {
                 true
             }
             Err(e) => {
+                let e = crate::config::printable(&e);
                 tracing::error!(error = %e, "web config reload failed; keeping the previous one");
                 // Do not retry the same broken files on every check.
                 let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
