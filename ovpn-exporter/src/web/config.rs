@@ -73,16 +73,17 @@ impl WebConfig {
             from_yaml(text)?
         };
         let mut files = Vec::new();
-        let (tls, client_certs) = match &file.tls_server_config {
+        let server = match &file.tls_server_config {
             Some(t) => {
                 files = tls::files(t, dir);
-                match tls::server_config(t, dir)? {
-                    Some((config, demands)) => (Some(TlsAcceptor::from(config)), demands),
-                    None => (None, ClientCerts::Optional),
-                }
+                tls::server_config(t, dir)?
             }
-            None => (None, ClientCerts::Optional),
+            None => None,
         };
+        let (tls, client_certs) = server
+            .map_or((None, ClientCerts::Optional), |(config, demands)| {
+                (Some(TlsAcceptor::from(config)), demands)
+            });
         let auth = match file.basic_auth_users {
             Some(users) if !users.is_empty() => Some(BasicAuth::new(users)?),
             _ => None,
