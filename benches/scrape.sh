@@ -3,7 +3,10 @@
 # way Prometheus scrapes (Accept-Encoding: gzip), at 1k, 10k and 100k
 # clients (status-version 3 from ovpn-testgen):
 #   first   the first scrape after the status file changed (read, parse,
-#           render, compress), median of ROUNDS changes;
+#           render, compress), median of ROUNDS changes: a new mtime on
+#           the same file, or with SCRAPE_CHURN=N the file OpenVPN writes
+#           10 s later (every counter grown, N clients gone and N new
+#           ones; ovpn-testgen --interval), renamed into place;
 #   cached  a scrape of an unchanged file, median of ROUNDS;
 #           both timed with the body discarded, as a scraper keeps it in
 #           memory (writing 8.8 MiB to a file took curl 10-20 ms more);
@@ -70,10 +73,20 @@ for clients in ${SCRAPE_CLIENTS:-1000 10000 100000}; do
     pid=$!
     for _ in $(seq 100); do "${in_c[@]}" curl -s -o /dev/null "http://$host:$port/" && break; sleep 0.1; done
     scrape > /dev/null
+    if [ -n "${SCRAPE_CHURN:-}" ]; then
+        for i in $(seq "$rounds"); do
+            "$target/release/ovpn-testgen" --version v3 --clients "$clients" \
+                --interval "$i" --churn "$SCRAPE_CHURN" > "$work/next-$i.status"
+        done
+    fi
     t0=$(ticks "$pid")
     first=$(for i in $(seq "$rounds"); do
-        # A new mtime is a change; sleep past the exporter's 25 ms quiet rule.
-        touch -d "@$((1795360616 + i))" "$status"
+        if [ -n "${SCRAPE_CHURN:-}" ]; then
+            mv "$work/next-$i.status" "$status"
+        else
+            touch -d "@$((1795360616 + i))" "$status"
+        fi
+        # Sleep past the exporter's 25 ms quiet rule.
         sleep 0.1
         scrape
     done | median)

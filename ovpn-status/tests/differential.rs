@@ -6,7 +6,7 @@ mod common;
 
 use common::{chunked, streamed, whole};
 use ovpn_status::{Error, ErrorKind, Format, Parser, Record, Step};
-use ovpn_testgen::{generate, render, Doc, Options, Release, Version};
+use ovpn_testgen::{advance, generate, render, Doc, Options, Release, Version};
 use proptest::prelude::*;
 
 fn options() -> impl Strategy<Value = Options> {
@@ -123,6 +123,19 @@ proptest! {
     #[test]
     fn parser_agrees_with_the_model(o in options()) {
         let doc = generate(&o);
+        assert_matches_model(&render(&doc, &o), &doc, &o);
+    }
+
+    #[test]
+    fn parser_agrees_with_the_model_of_later_writes(
+        o in options(),
+        steps in 1u64..4,
+        churn in 0usize..10,
+    ) {
+        let mut doc = generate(&o);
+        for step in 1..=steps {
+            advance(&mut doc, &o, step, 10, churn);
+        }
         assert_matches_model(&render(&doc, &o), &doc, &o);
     }
 

@@ -163,6 +163,9 @@ pub struct Doc {
     pub globals: Vec<(String, u64)>,
     /// Client-mode statistics.
     pub stats: Vec<(String, u64)>,
+    /// How many iroute subnets have been made for the document so far,
+    /// gone clients' included: the next one's number.
+    pub subnets: usize,
 }
 
 /// One client row.
@@ -290,9 +293,106 @@ pub fn generate(opts: &Options) -> Doc {
         }
         return doc;
     }
+    add_clients(&mut doc, opts, &mut rng, 0..opts.clients, 86_400 * 30);
+    doc.globals
+        .push(("Max bcast/mcast queue length".to_owned(), rng.below(10)));
+    if release >= Release::V2_6 && opts.version != Version::V1 {
+        doc.globals.push(("dco_enabled".to_owned(), 0));
+    }
+    doc
+}
+
+/// Turns `doc` (made by [`generate`] from `opts`) into the document OpenVPN
+/// writes `seconds` later, its `step`-th such write (1, 2, ...): every
+/// client's counters have grown (client mode: every statistic), `churn`
+/// clients picked at random have left with their routes, and as many new
+/// ones have connected. OpenVPN lists clients and routes in the order of
+/// its hash tables, so a new client's rows land at random places. New
+/// clients are numbered from `opts.clients + (step - 1) * churn`, so that
+/// their names and addresses differ from every earlier client's.
+pub fn advance(doc: &mut Doc, opts: &Options, step: u64, seconds: u64, churn: usize) {
+    let mut rng = Rng::new(opts.seed ^ step.rotate_left(32));
+    let release = opts.release;
+    let seconds = seconds.max(1);
+    doc.time_unix += seconds;
+    doc.time_text = date(release, doc.time_unix);
+    let now = doc.time_unix;
+    for (_, v) in &mut doc.stats {
+        *v = v.saturating_add(rng.below(1 << 20));
+    }
+    for c in &mut doc.clients {
+        c.bytes_received = c.bytes_received.saturating_add(rng.below(1 << 20));
+        c.bytes_sent = c.bytes_sent.saturating_add(rng.below(1 << 20));
+    }
+    let churn = churn.min(doc.clients.len());
+    let mut leaving = std::collections::BTreeSet::new();
+    while leaving.len() < churn {
+        leaving.insert(rng.below(doc.clients.len() as u64) as usize);
+    }
+    // Gone clients by real address, with their common names.
+    let mut gone = std::collections::HashMap::new();
+    let mut i = 0;
+    doc.clients.retain(|c| {
+        let stays = !leaving.contains(&i);
+        i += 1;
+        if !stays {
+            gone.insert(c.real_address.clone(), c.common_name.clone());
+        }
+        stays
+    });
+    doc.routes
+        .retain(|r| gone.get(r.real_address.as_str()) != Some(&r.common_name));
+    for r in &mut doc.routes {
+        if rng.one_in(2) {
+            r.last_ref_unix = now - rng.below(seconds);
+            r.last_ref = date(release, r.last_ref_unix);
+        }
+    }
+    let first = opts.clients + usize::try_from(step.saturating_sub(1)).unwrap_or(0) * churn;
+    let mut joined = Doc {
+        time_unix: now,
+        subnets: doc.subnets,
+        ..Doc::default()
+    };
+    add_clients(&mut joined, opts, &mut rng, first..first + churn, seconds);
+    doc.subnets = joined.subnets;
+    scatter(&mut doc.clients, joined.clients, &mut rng);
+    scatter(&mut doc.routes, joined.routes, &mut rng);
+}
+
+/// Inserts `new` into `v` at random places, each keeping its order.
+fn scatter<T>(v: &mut Vec<T>, new: Vec<T>, rng: &mut Rng) {
+    let mut new: Vec<(usize, T)> = new
+        .into_iter()
+        .map(|x| (rng.below(v.len() as u64 + 1) as usize, x))
+        .collect();
+    new.sort_by_key(|&(at, _)| at);
+    let mut new = new.into_iter().peekable();
+    let old = std::mem::take(v);
+    v.reserve(old.len() + new.len());
+    for (i, x) in old.into_iter().enumerate() {
+        while let Some((_, y)) = new.next_if(|&(at, _)| at == i) {
+            v.push(y);
+        }
+        v.push(x);
+    }
+    v.extend(new.map(|(_, y)| y));
+}
+
+/// Appends clients `ids` to `doc`, each with its routes, as OpenVPN would
+/// list them at `doc.time_unix`, connected within the last
+/// `connected_within` seconds.
+fn add_clients(
+    doc: &mut Doc,
+    opts: &Options,
+    rng: &mut Rng,
+    ids: std::ops::Range<usize>,
+    connected_within: u64,
+) {
+    let release = opts.release;
+    let now = doc.time_unix;
     let comma_safe = opts.version == Version::V3;
-    let mut subnets = 0usize;
-    for i in 0..opts.clients {
+    for i in ids {
         let mut common_name = format!("client{i:06}").into_bytes();
         let mut username = if rng.one_in(3) {
             b"UNDEF".to_vec()
@@ -307,9 +407,10 @@ pub fn generate(opts: &Options) -> Doc {
                 username = b"Smith, Jane".to_vec();
             }
         }
-        if opts.hostile && i > 0 && rng.one_in(10) {
+        if opts.hostile && !doc.clients.is_empty() && rng.one_in(10) {
             // duplicate-cn: the same name connected twice.
-            common_name.clone_from(&doc.clients[rng.below(i as u64) as usize].common_name);
+            common_name
+                .clone_from(&doc.clients[rng.below(doc.clients.len() as u64) as usize].common_name);
         }
         let v4_peer = !opts.ipv6 || i % 2 == 0;
         let port = 1024 + rng.below(64_000);
@@ -320,7 +421,7 @@ pub fn generate(opts: &Options) -> Doc {
         } else {
             String::new()
         };
-        let since = NOW - rng.below(86_400 * 30);
+        let since = now - rng.below(connected_within);
         let big = opts.hostile && rng.one_in(5);
         let client = ClientRow {
             common_name,
@@ -345,7 +446,7 @@ pub fn generate(opts: &Options) -> Doc {
             cipher: ["AES-256-GCM", "AES-128-GCM", "CHACHA20-POLY1305"][rng.below(3) as usize]
                 .to_owned(),
         };
-        let last_ref = NOW - rng.below(60);
+        let last_ref = now - rng.below(60);
         doc.routes.push(RouteRow {
             virtual_address: client.virtual_address.clone(),
             common_name: client.common_name.clone(),
@@ -358,8 +459,8 @@ pub fn generate(opts: &Options) -> Doc {
             // keys its routing table by address, so each subnet is listed
             // once: the k-th is the k-th /28 of 172.16.0.0/12 (65,536 of
             // them, then they wrap).
-            let k = subnets % (1 << 16);
-            subnets += 1;
+            let k = doc.subnets % (1 << 16);
+            doc.subnets += 1;
             let net = format!("172.{}.{}", 16 + (k >> 12), (k >> 4) & 255);
             let host = (k & 15) * 16;
             doc.routes.push(RouteRow {
@@ -379,12 +480,6 @@ pub fn generate(opts: &Options) -> Doc {
         }
         doc.clients.push(client);
     }
-    doc.globals
-        .push(("Max bcast/mcast queue length".to_owned(), rng.below(10)));
-    if release >= Release::V2_6 && opts.version != Version::V1 {
-        doc.globals.push(("dco_enabled".to_owned(), 0));
-    }
-    doc
 }
 
 fn real_address(release: Release, v4_peer: bool, i: usize, port: u64) -> String {
@@ -676,6 +771,91 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(render(&generate(&o), &o), render(&generate(&o), &o));
+    }
+
+    /// Every route belongs to a listed client, every client has its host
+    /// route, and no route is listed twice.
+    fn assert_routes_consistent(doc: &Doc) {
+        let clients: std::collections::HashSet<_> = doc
+            .clients
+            .iter()
+            .map(|c| (&c.common_name, &c.real_address))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for r in &doc.routes {
+            assert!(
+                clients.contains(&(&r.common_name, &r.real_address)),
+                "{r:?}"
+            );
+            assert!(
+                seen.insert(&r.virtual_address),
+                "{} twice",
+                r.virtual_address
+            );
+        }
+        for c in &doc.clients {
+            assert!(seen.contains(&c.virtual_address), "no route for {c:?}");
+        }
+    }
+
+    #[test]
+    fn a_later_write_keeps_clients_grows_counters_and_churns() {
+        let o = Options {
+            clients: 2_000,
+            ipv6: true,
+            ..Options::default()
+        };
+        let before = generate(&o);
+        let mut doc = before.clone();
+        advance(&mut doc, &o, 1, 10, 50);
+        assert_eq!(doc.time_unix, before.time_unix + 10);
+        assert_eq!(doc.time_text, date(o.release, before.time_unix + 10));
+        assert_eq!(doc.clients.len(), 2_000);
+        let old: std::collections::HashMap<_, _> = before
+            .clients
+            .iter()
+            .map(|c| (c.common_name.clone(), c))
+            .collect();
+        let (mut stayed, mut grew, mut new_at) = (0, 0, Vec::new());
+        for (i, c) in doc.clients.iter().enumerate() {
+            if let Some(was) = old.get(&c.common_name) {
+                stayed += 1;
+                assert!(c.bytes_received >= was.bytes_received);
+                assert!(c.bytes_sent >= was.bytes_sent);
+                grew += usize::from(c.bytes_received > was.bytes_received);
+                assert_eq!(c.connected_since_unix, was.connected_since_unix);
+            } else {
+                // Numbered after the first document's clients.
+                let n: usize = std::str::from_utf8(&c.common_name[6..])
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!((2_000..2_050).contains(&n), "{n}");
+                assert!(c.connected_since_unix > before.time_unix);
+                new_at.push(i);
+            }
+        }
+        assert_eq!(stayed, 1_950);
+        assert!(grew > 1_900, "{grew} of 1,950 counters grew");
+        // Scattered as a hash table orders them, not listed together.
+        assert_eq!(new_at.len(), 50);
+        assert!(new_at[0] < 500 && new_at[49] > 1_500, "{new_at:?}");
+        assert_routes_consistent(&doc);
+
+        // The next write churns other clients, numbered on.
+        let mut next = doc.clone();
+        advance(&mut next, &o, 2, 10, 50);
+        assert!(
+            next.clients
+                .iter()
+                .any(|c| c.common_name == b"client002050")
+        );
+        assert_routes_consistent(&next);
+
+        // Deterministic.
+        let mut again = before.clone();
+        advance(&mut again, &o, 1, 10, 50);
+        assert_eq!(again, doc);
     }
 
     #[test]
