@@ -335,6 +335,35 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("duration {s:?} is too large (at most 100 years)"))
 }
 
+/// `--log.level` as a log filter: a level, or tracing-subscriber
+/// directives. A directive without `=` must be a level: the filter syntax
+/// reads any other word as a target name, so `warning` or `err` would
+/// silently log nothing at all.
+///
+/// # Errors
+/// One line naming the word that is not a level, or the filter's error.
+pub fn log_filter(spec: &str) -> Result<tracing_subscriber::EnvFilter, String> {
+    use tracing_subscriber::filter::LevelFilter;
+    let bad = |why: String| format!("--log.level {spec:?}: {why}");
+    if spec.trim().is_empty() {
+        return Err(bad(
+            "empty; use a level: error, warn, info, debug, trace or off".into(),
+        ));
+    }
+    for directive in spec.split(',').map(str::trim) {
+        if !directive.is_empty()
+            && !directive.contains(['=', '['])
+            && directive.parse::<LevelFilter>().is_err()
+        {
+            return Err(bad(format!(
+                "{directive:?} is not a level (error, warn, info, debug, trace, off); \
+                 a target takes one as TARGET=LEVEL"
+            )));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(spec).map_err(|e| bad(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,6 +470,30 @@ mod tests {
                 longs.contains(&name) || matches!(name, "version" | "help"),
                 "README row for an unknown flag: {row}"
             );
+        }
+    }
+
+    #[test]
+    fn log_levels_are_levels_or_directives() {
+        for good in [
+            "info",
+            "WARN",
+            "off",
+            "3",
+            "info,ovpn_exporter::source=debug",
+            "[span]=trace",
+        ] {
+            assert!(log_filter(good).is_ok(), "{good}");
+        }
+        for (bad, named) in [
+            ("warning", "\"warning\" is not a level"),
+            ("info,err", "\"err\" is not a level"),
+            ("", "empty"),
+            ("info,[", "--log.level"),
+        ] {
+            let e = log_filter(bad).unwrap_err();
+            assert!(e.contains(named), "{bad}: {e}");
+            assert!(!e.contains('\n'), "{bad}: {e}");
         }
     }
 

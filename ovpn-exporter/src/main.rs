@@ -45,8 +45,7 @@ fn main() -> ExitCode {
 }
 
 fn init_logging(cli: &Cli) -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level)
-        .map_err(|e| format!("--log.level {:?}: {e}", cli.log_level))?;
+    let filter = ovpn_exporter::cli::log_filter(&cli.log_level)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

@@ -471,6 +471,15 @@ fn configuration_errors_exit_nonzero_with_one_line() {
             ],
             "--log.level",
         ),
+        (
+            vec![
+                "--status-file".into(),
+                "/x".into(),
+                "--log.level".into(),
+                "warning".into(),
+            ],
+            "not a level",
+        ),
         (vec!["--bogus".into()], "--bogus"),
         (
             vec![
