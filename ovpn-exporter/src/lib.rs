@@ -215,6 +215,36 @@ fn create_temp(path: &Path, mode: u32) -> std::io::Result<(std::fs::File, std::p
     Err(last.unwrap_or_else(|| std::io::ErrorKind::AlreadyExists.into()))
 }
 
+/// Opens `path` for reading without waiting for a writer. A path checked
+/// with `stat` can turn into a FIFO before the open, and a FIFO without a
+/// writer would block the open, and the thread that asked, for good.
+/// Reads of a regular file never block, so the flag changes nothing for
+/// them.
+pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+/// The bytes of the regular file at `path`, at most `max`: for files read
+/// again at every reload, which a FIFO or device put in their place must
+/// not block or flood.
+pub(crate) fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = open_nonblocking(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    Ok(bytes)
+}
+
 /// The management password: the file's first line, as OpenVPN reads its
 /// own `management ... PW-FILE`.
 fn read_password(path: &Path) -> Result<Vec<u8>, String> {

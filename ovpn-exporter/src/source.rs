@@ -131,8 +131,21 @@ enum Seen {
     /// Not checked yet, or a version not to be trusted as read: read at
     /// the next refresh whatever the file is then.
     Never,
-    /// Missing (`None`) or this version.
-    File(Option<FileKey>),
+    /// This version.
+    File(FileKey),
+    /// No file to `stat`, and why: missing, or in a directory the
+    /// exporter cannot search. A change of cause is a change, read again.
+    Absent(ErrorKind),
+}
+
+impl Seen {
+    /// What a `stat` of `path` finds now.
+    fn at(path: &std::path::Path) -> Self {
+        match std::fs::metadata(path) {
+            Ok(m) => Seen::File(FileKey::of(&m)),
+            Err(e) => Seen::Absent(e.kind()),
+        }
+    }
 }
 
 /// Read limits and settings shared by all sources.
@@ -196,7 +209,9 @@ pub struct Source {
     /// Bumped whenever anything above changes.
     pub generation: u64,
     feed: Feed,
-    last_good: Option<Instant>,
+    /// When reads began to fail, since the last good one: the snapshot
+    /// is kept for `max_stale` from then.
+    failing_since: Option<Instant>,
     warned_empty: bool,
 }
 
@@ -223,7 +238,7 @@ impl Source {
             errors: [0; Reason::ALL.len()],
             generation: 0,
             feed,
-            last_good: None,
+            failing_since: None,
             warned_empty: false,
         }
     }
@@ -244,18 +259,15 @@ impl Source {
                 let Location::File(path) = &self.spec.location else {
                     return;
                 };
-                let key = FileKey::at(path);
-                if *last_key == Seen::File(key) {
-                    if self.up {
-                        self.last_good = Some(now);
-                    } else {
+                if *last_key == Seen::at(path) {
+                    if !self.up {
                         self.expire(now, limits.max_stale);
                     }
                     return;
                 }
                 let result = read(path, limits);
                 *last_key = match &result {
-                    Ok((_, key)) => Seen::File(Some(*key)),
+                    Ok((_, key)) => Seen::File(*key),
                     Err(f) => f.key,
                 };
                 self.generation += 1;
@@ -299,7 +311,7 @@ impl Source {
                 }
                 self.snapshot = Some(Arc::new(snap));
                 self.up = true;
-                self.last_good = Some(now);
+                self.failing_since = None;
                 self.warned_empty = false;
             }
             Err(Failure { reason, cause, .. }) => {
@@ -332,11 +344,12 @@ impl Source {
         }
     }
 
+    /// Drops the snapshot once reads have failed for `max_stale`, counted
+    /// from the first failure seen: not from the last good read, which can
+    /// be a scrape interval or a Prometheus outage before it.
     fn expire(&mut self, now: Instant, max_stale: Duration) {
-        let stale = self
-            .last_good
-            .is_none_or(|t| now.saturating_duration_since(t) > max_stale);
-        if stale && self.snapshot.is_some() {
+        let since = *self.failing_since.get_or_insert(now);
+        if now.saturating_duration_since(since) >= max_stale && self.snapshot.is_some() {
             tracing::warn!(source = %self.spec.name, "dropping stale snapshot");
             self.snapshot = None;
             self.generation += 1;
@@ -355,11 +368,15 @@ struct Failure {
 }
 
 impl Failure {
-    /// A failure of this version of the file (`None`: missing).
-    fn new(reason: Reason, key: Option<FileKey>) -> Self {
+    /// A failure of this version of the file.
+    fn new(reason: Reason, key: FileKey) -> Self {
+        Failure::seen(reason, Seen::File(key))
+    }
+
+    fn seen(reason: Reason, key: Seen) -> Self {
         Failure {
             reason,
-            key: Seen::File(key),
+            key,
             cause: None,
         }
     }
@@ -380,14 +397,14 @@ fn management_failure(f: &management::Failure) -> Failure {
         M::Invalid(_) => Reason::Invalid,
         M::TooLarge => Reason::TooLarge,
     };
-    Failure::new(reason, None).because(f.to_string())
+    Failure::seen(reason, Seen::Never).because(f.to_string())
 }
 
 type ReadResult = Result<(Snapshot, FileKey), Failure>;
 
 /// Reads a complete document: retried while it is torn or changes under us.
 fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
-    let mut last = Failure::new(Reason::Missing, None);
+    let mut last = Failure::seen(Reason::Missing, Seen::Never);
     let start = Instant::now();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
@@ -419,7 +436,7 @@ fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
     // A version modified moments ago can still be written to within one
     // timestamp tick and keep its key: not remembered as failed, it is read
     // again at the next refresh.
-    if let Seen::File(Some(k)) = last.key
+    if let Seen::File(k) = last.key
         && k.unsettled().is_some()
     {
         last.key = Seen::Never;
@@ -447,25 +464,26 @@ fn open_error(path: &std::path::Path, e: &std::io::Error) -> String {
 
 fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
     let max_bytes = limits.max_bytes;
-    let seen = std::fs::metadata(path).ok();
+    let seen = std::fs::metadata(path);
     // A FIFO or device would block or never end: refuse before opening.
-    if let Some(m) = &seen
+    if let Ok(m) = &seen
         && !m.is_file()
     {
-        return Err(Failure::new(Reason::Invalid, Some(FileKey::of(m)))
-            .because("not a regular file".to_owned()));
+        return Err(
+            Failure::new(Reason::Invalid, FileKey::of(m)).because("not a regular file".to_owned())
+        );
     }
-    let file = match File::open(path) {
+    let file = match crate::open_nonblocking(path) {
         Ok(f) => f,
         Err(e) => {
             // The version stat'ed before the open: one made readable since
             // (a chmod) differs from it and is read at the next refresh.
-            let key = if e.kind() == ErrorKind::NotFound {
-                None
-            } else {
-                seen.as_ref().map(FileKey::of)
+            let key = match &seen {
+                _ if e.kind() == ErrorKind::NotFound => Seen::Absent(ErrorKind::NotFound),
+                Ok(m) => Seen::File(FileKey::of(m)),
+                Err(stat) => Seen::Absent(stat.kind()),
             };
-            let f = Failure::new(Reason::Missing, key);
+            let f = Failure::seen(Reason::Missing, key);
             // Plain absence needs no explanation beyond the reason.
             return Err(match open_error(path, &e) {
                 c if c == "no such file" => f,
@@ -473,22 +491,18 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
             });
         }
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| Failure::new(Reason::Missing, None).because(e.to_string()))?;
+    let meta = file.metadata().map_err(|e| {
+        Failure::seen(Reason::Missing, Seen::Absent(e.kind())).because(e.to_string())
+    })?;
     let before = FileKey::of(&meta);
     if !meta.is_file() {
-        return Err(
-            Failure::new(Reason::Invalid, Some(before)).because("not a regular file".to_owned())
-        );
+        return Err(Failure::new(Reason::Invalid, before).because("not a regular file".to_owned()));
     }
     if before.len > max_bytes {
-        return Err(
-            Failure::new(Reason::TooLarge, Some(before)).because(format!(
-                "{} bytes is more than --status.max-bytes {max_bytes}",
-                before.len
-            )),
-        );
+        return Err(Failure::new(Reason::TooLarge, before).because(format!(
+            "{} bytes is more than --status.max-bytes {max_bytes}",
+            before.len
+        )));
     }
     let split = split_point(&file, before.len);
     let streamed = stream(&file, before, limits, split);
@@ -498,26 +512,26 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
     let after = file
         .metadata()
         .map(|m| FileKey::of(&m))
-        .map_err(|_| Failure::new(Reason::Incomplete, Some(before)))?;
+        .map_err(|_| Failure::new(Reason::Incomplete, before))?;
     // A file that changed during the read says nothing about its content:
     // torn, it can fail to parse or seem to hold a long line. The failure
     // is of the version the read began with: the newer one, not read, must
     // not pass for read and failed, or a file that then stops changing
     // would never be read again.
     if after != before {
-        return Err(Failure::new(Reason::Incomplete, Some(before)));
+        return Err(Failure::new(Reason::Incomplete, before));
     }
     let (mut snap, read) = match streamed {
         Ok(ok) => ok,
         Err(e) => {
             return Err(Failure {
-                key: Seen::File(Some(after)),
+                key: Seen::File(after),
                 ..e.failure()
             });
         }
     };
     if read != after.len {
-        return Err(Failure::new(Reason::Incomplete, Some(after)));
+        return Err(Failure::new(Reason::Incomplete, after));
     }
     // OpenVPN rewrites in place, one write per line: mid-rewrite the file
     // can hold new lines followed by the old document's tail and its END,
@@ -531,9 +545,9 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
     let again = file
         .metadata()
         .map(|m| FileKey::of(&m))
-        .map_err(|_| Failure::new(Reason::Incomplete, Some(after)))?;
+        .map_err(|_| Failure::new(Reason::Incomplete, after))?;
     if again != after {
-        return Err(Failure::new(Reason::Incomplete, Some(after)));
+        return Err(Failure::new(Reason::Incomplete, after));
     }
     let mtime = after
         .mtime
@@ -821,7 +835,7 @@ impl Part {
                         } else {
                             Reason::Invalid
                         };
-                        return Err(Streamed::Content(Failure::new(reason, Some(key))));
+                        return Err(Streamed::Content(Failure::new(reason, key)));
                     }
                 }
             }
@@ -854,7 +868,7 @@ impl Part {
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => {
                     return Err(Streamed::Read(
-                        Failure::new(Reason::Incomplete, Some(key)).because(e.to_string()),
+                        Failure::new(Reason::Incomplete, key).because(e.to_string()),
                     ));
                 }
             }
@@ -862,23 +876,23 @@ impl Part {
         self.buf.truncate(filled + n);
         self.pos += n as u64;
         if self.pos > self.max_bytes {
-            return Err(Streamed::Read(
-                Failure::new(Reason::TooLarge, Some(key)).because(format!(
+            return Err(Streamed::Read(Failure::new(Reason::TooLarge, key).because(
+                format!(
                     "grew past --status.max-bytes {} while being read",
                     self.max_bytes
-                )),
-            ));
+                ),
+            )));
         }
         if let Some(line) = self.lines.scan(self.buf.get(filled..).unwrap_or_default()) {
             return Err(Streamed::LongLine(
-                Failure::new(Reason::TooLarge, Some(key)),
+                Failure::new(Reason::TooLarge, key),
                 line,
                 self.lines.max,
             ));
         }
         self.eof = n == 0;
         if self.eof && self.pos == 0 {
-            return Err(Streamed::Content(Failure::new(Reason::Empty, Some(key))));
+            return Err(Streamed::Content(Failure::new(Reason::Empty, key)));
         }
         Ok(true)
     }
@@ -892,7 +906,7 @@ impl Part {
         let snap = self
             .builder
             .finish()
-            .map_err(|r| Streamed::Content(Failure::new(Reason::from(r), Some(key))))?;
+            .map_err(|r| Streamed::Content(Failure::new(Reason::from(r), key)))?;
         Ok((snap, read))
     }
 }
@@ -1444,8 +1458,8 @@ mod tests {
                 continue;
             };
             assert_eq!(failure.reason, Reason::Incomplete);
-            assert_eq!(failure.key, Seen::File(Some(read_version)));
-            assert_ne!(failure.key, Seen::File(FileKey::at(&path)));
+            assert_eq!(failure.key, Seen::File(read_version));
+            assert_ne!(failure.key, Seen::at(&path));
             let _ = std::fs::remove_file(&path);
             return;
         }
@@ -1493,7 +1507,7 @@ mod tests {
             assert_eq!(s.errors[Reason::Missing.index()], 1);
             write_dated(&path, first_half(NEW_DOC), 0);
             let failure = read(&path, &limits).unwrap_err();
-            assert_eq!(failure.key, Seen::File(FileKey::at(&path)));
+            assert_eq!(failure.key, Seen::at(&path));
             let _ = std::fs::remove_file(&path);
             return;
         }
@@ -1540,7 +1554,7 @@ mod tests {
     }
 
     /// After a good read and a failure, the snapshot is served until
-    /// `max_stale` after the good read, then dropped.
+    /// `max_stale` after the failure, then dropped.
     #[test]
     fn the_last_snapshot_is_kept_for_max_stale_then_dropped() {
         let path = tmp("stale.status");
@@ -1552,21 +1566,20 @@ mod tests {
         for _round in 0..3 {
             std::fs::write(&path, DOC).unwrap();
             let mut s = Source::new(SourceSpec::new("s", path.clone()), &limits);
-            let before_good = Instant::now();
             s.refresh(&limits);
-            let after_good = Instant::now();
             let good = s.snapshot.clone().unwrap();
             std::fs::write(&path, first_half(DOC)).unwrap();
+            let before_failure = Instant::now();
             s.refresh(&limits);
             let after_failure = Instant::now();
             assert!(!s.up);
             assert_eq!(s.errors[Reason::Incomplete.index()], 1);
-            if after_failure.duration_since(before_good) >= max_stale {
+            if after_failure.duration_since(before_failure) >= max_stale {
                 // Too slow a machine to see the snapshot kept: again.
                 continue;
             }
             assert!(Arc::ptr_eq(s.snapshot.as_ref().unwrap(), &good));
-            let deadline = after_good + max_stale + Duration::from_secs(10);
+            let deadline = after_failure + max_stale + Duration::from_secs(10);
             loop {
                 let generation = s.generation;
                 let poll = Instant::now();
@@ -1575,9 +1588,9 @@ mod tests {
                 if let Some(snap) = &s.snapshot {
                     assert!(Arc::ptr_eq(snap, &good));
                     assert!(
-                        poll.duration_since(after_good) <= max_stale,
-                        "still kept {:?} after the good read",
-                        poll.duration_since(after_good)
+                        poll.duration_since(after_failure) < max_stale,
+                        "still kept {:?} after the failure",
+                        poll.duration_since(after_failure)
                     );
                     assert!(polled < deadline, "never dropped");
                     assert_eq!(s.generation, generation);
@@ -1585,9 +1598,9 @@ mod tests {
                     continue;
                 }
                 assert!(
-                    polled.duration_since(before_good) > max_stale,
-                    "dropped {:?} after the good read",
-                    polled.duration_since(before_good)
+                    polled.duration_since(before_failure) >= max_stale,
+                    "dropped {:?} after the failure",
+                    polled.duration_since(before_failure)
                 );
                 assert_eq!(s.generation, generation + 1);
                 break;
@@ -1598,7 +1611,89 @@ mod tests {
             let _ = std::fs::remove_file(&path);
             return;
         }
-        panic!("in 3 rounds a failed read never finished within max_stale of the good one");
+        panic!("in 3 rounds a failed read never finished within max_stale");
+    }
+
+    /// A path that turns into a FIFO between the `stat` and the open must
+    /// not block the open: nothing would ever write to it.
+    #[test]
+    fn a_fifo_opens_without_waiting_for_a_writer() {
+        let path = tmp("swapped.fifo");
+        let _ = std::fs::remove_file(&path);
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(crate::open_nonblocking(&p).map(|f| f.metadata().map(|m| m.is_file())));
+        });
+        let opened = rx.recv_timeout(Duration::from_secs(10));
+        assert!(
+            matches!(opened, Ok(Ok(Ok(false)))),
+            "the open of a FIFO without a writer: {opened:?}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A missing file that becomes unreachable another way (here a
+    /// symbolic link loop; as a user, a directory it cannot search) is a
+    /// change: read again, counted and logged with its cause.
+    #[test]
+    fn a_new_cause_of_absence_is_read_again_and_logged() {
+        let path = tmp("absent.status");
+        let other = tmp("absent-loop.status");
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&other);
+        let limits = Limits::default();
+        let mut s = Source::new(SourceSpec::new("s", path.clone()), &limits);
+        s.refresh(&limits);
+        assert_eq!(s.errors[Reason::Missing.index()], 1);
+        std::os::unix::fs::symlink(&other, &path).unwrap();
+        std::os::unix::fs::symlink(&path, &other).unwrap();
+        let ((), log) = logged(|| s.refresh(&limits));
+        assert_eq!(s.errors[Reason::Missing.index()], 2);
+        assert!(log.contains("symbolic links"), "{log}");
+        // Unchanged since: not read again.
+        s.refresh(&limits);
+        assert_eq!(s.errors[Reason::Missing.index()], 2);
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(&other);
+    }
+
+    /// Staleness counts from the first failure, not from the last good
+    /// read: with scrapes further apart than `max_stale` (or after a
+    /// Prometheus outage), one failed read must not drop the snapshot.
+    #[test]
+    fn a_failure_long_after_the_last_good_read_keeps_the_snapshot() {
+        let path = tmp("stale-late.status");
+        let limits = Limits {
+            max_stale: Duration::from_millis(50),
+            ..Limits::default()
+        };
+        std::fs::write(&path, DOC).unwrap();
+        let mut s = Source::new(SourceSpec::new("s", path.clone()), &limits);
+        s.refresh(&limits);
+        let good = s.snapshot.clone().unwrap();
+        std::thread::sleep(Duration::from_millis(120));
+        s.refresh(&limits);
+        assert!(s.up);
+        std::thread::sleep(Duration::from_millis(120));
+        std::fs::write(&path, b"").unwrap();
+        s.refresh(&limits);
+        assert!(!s.up);
+        assert!(Arc::ptr_eq(s.snapshot.as_ref().unwrap(), &good));
+        std::thread::sleep(Duration::from_millis(120));
+        s.refresh(&limits);
+        assert!(s.snapshot.is_none());
+        // A good read ends the failure: the next one counts anew.
+        std::fs::write(&path, DOC).unwrap();
+        s.refresh(&limits);
+        assert!(s.up);
+        std::thread::sleep(Duration::from_millis(120));
+        std::fs::write(&path, first_half(DOC)).unwrap();
+        s.refresh(&limits);
+        assert!(s.snapshot.is_some());
+        let _ = std::fs::remove_file(&path);
     }
 
     /// The empty-file hint (OpenVPN's 512-byte line limit) is logged for

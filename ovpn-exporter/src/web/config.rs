@@ -7,7 +7,6 @@
 //! stays in force.
 
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::SystemTime;
@@ -104,13 +103,8 @@ impl WebConfig {
     /// One line starting with the file name.
     pub fn load(path: &Path) -> Result<(WebConfig, Vec<PathBuf>), String> {
         let err = |e: String| format!("web config file {}: {e}", path.display());
-        let mut text = String::new();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
-            .map_err(|e| err(e.to_string()))?;
-        if text.len() as u64 > MAX_FILE_BYTES {
-            return Err(err(format!("larger than {MAX_FILE_BYTES} bytes")));
-        }
+        let bytes = crate::read_regular(path, MAX_FILE_BYTES).map_err(|e| err(e.to_string()))?;
+        let text = String::from_utf8(bytes).map_err(|_| err("not UTF-8 text".to_owned()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, dir).map_err(err)
     }
@@ -326,6 +320,36 @@ mod tests {
             assert!(e.contains(want), "{text:?}: {e}");
             assert!(!e.contains('\n'), "{text:?}: {e}");
         }
+    }
+
+    /// The web config and the files it names are read again at every
+    /// reload: a FIFO put in their place must fail the reload at once,
+    /// not block it for good.
+    #[test]
+    fn a_fifo_in_place_of_a_file_fails_at_once() {
+        let dir = std::env::temp_dir().join(format!("ovpn-exp-web-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        let _ = std::fs::remove_file(&fifo);
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (config, d) = (fifo.clone(), dir.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send((
+                WebConfig::load(&config).map(|_| ()),
+                WebConfig::parse(
+                    "tls_server_config:\n  cert_file: fifo\n  key_file: fifo\n",
+                    &d,
+                )
+                .map(|_| ()),
+            ));
+        });
+        let (load, cert) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        for e in [load.unwrap_err(), cert.unwrap_err()] {
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -157,8 +157,8 @@ pub fn server_config(
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = client_verifier(auth, ca.as_deref(), &provider)?;
-    let certs = CertificateDer::pem_file_iter(&cert)
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+    let certs = pem_file(&cert)
+        .and_then(|pem| CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("tls_server_config.cert_file {}: {e}", cert.display()))?;
     if certs.is_empty() {
         return Err(format!(
@@ -166,7 +166,8 @@ pub fn server_config(
             cert.display()
         ));
     }
-    let key_der = PrivateKeyDer::from_pem_file(&key)
+    let key_der = pem_file(&key)
+        .and_then(|pem| PrivateKeyDer::from_pem_slice(&pem))
         .map_err(|e| format!("tls_server_config.key_file {}: {e}", key.display()))?;
     warn_if_world_readable(&key);
 
@@ -186,6 +187,16 @@ pub fn server_config(
     })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some((Arc::new(config), auth.demands())))
+}
+
+/// Largest certificate, key or CA file read (a CA bundle of all the Web's
+/// roots is about 200 KiB).
+const MAX_PEM_BYTES: u64 = 4 << 20;
+
+/// The bytes of a PEM file: regular files only, so that a reload cannot
+/// block on a FIFO put in a certificate's place.
+fn pem_file(path: &Path) -> Result<Vec<u8>, rustls::pki_types::pem::Error> {
+    crate::read_regular(path, MAX_PEM_BYTES).map_err(rustls::pki_types::pem::Error::Io)
 }
 
 /// The client certificate policy; `None` for `NoClientCert`.
@@ -218,8 +229,8 @@ fn client_verifier(
             Some(ca),
         ) => {
             let mut roots = RootCertStore::empty();
-            let ca_certs = CertificateDer::pem_file_iter(ca)
-                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            let ca_certs = pem_file(ca)
+                .and_then(|pem| CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>())
                 .map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca.display()))?;
             let (added, _) = roots.add_parsable_certificates(ca_certs);
             if added == 0 {
