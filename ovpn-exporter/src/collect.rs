@@ -26,9 +26,9 @@ impl Collectors {
         self.0 & other.0 == other.0
     }
 
-    /// Reads `collect[]=NAME` pairs (also percent-encoded as
-    /// `collect%5B%5D`) from a query string; other parameters are ignored.
-    /// No `collect[]` means all collectors.
+    /// Reads `collect[]=NAME` pairs from a query string, names and values
+    /// percent-decoded (`collect%5B%5D=%73erver`); other parameters are
+    /// ignored. No `collect[]` means all collectors.
     ///
     /// # Errors
     /// An unknown collector name, for a 400 answer.
@@ -37,13 +37,14 @@ impl Collectors {
         let mut any = false;
         for pair in query.unwrap_or("").split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if !(key == "collect[]" || key.eq_ignore_ascii_case("collect%5B%5D")) {
+            if decode(key) != "collect[]" {
                 continue;
             }
+            let value = decode(value);
             any = true;
             let c = Self::NAMES
                 .iter()
-                .find(|(n, _)| *n == value)
+                .find(|(n, _)| *n == value.as_ref())
                 .map(|(_, c)| *c)
                 .ok_or_else(|| {
                     format!("unknown collector {value:?}: use server, clients or exporter")
@@ -58,6 +59,38 @@ impl Collectors {
     }
 }
 
+/// A query string component with `%XX` escapes and `+` (a space) decoded;
+/// a `%` not followed by two hex digits stays as it is.
+fn decode(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(['%', '+']) {
+        return s.into();
+    }
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let (bytes, mut out) = (s.as_bytes(), Vec::with_capacity(s.len()));
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some(hex(*bytes.get(i + 1)?)? * 16 + hex(*bytes.get(i + 2)?)?))
+            .flatten();
+        match (b, escaped) {
+            // Two hex digits make at most 255.
+            (_, Some(v)) => {
+                out.push(u8::try_from(v).unwrap_or(b'%'));
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, None) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned().into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +103,15 @@ mod tests {
         assert!(c.has(Collectors::SERVER) && c.has(Collectors::EXPORTER));
         assert!(!c.has(Collectors::CLIENTS));
         assert!(Collectors::from_query(Some("collect[]=bogus")).is_err());
+        // Values are decoded like names.
+        let c = Collectors::from_query(Some("collect%5B%5D=%73erver&collect[]=client%73")).unwrap();
+        assert!(c.has(Collectors::SERVER) && c.has(Collectors::CLIENTS));
+        assert!(!c.has(Collectors::EXPORTER));
+        assert_eq!(
+            Collectors::from_query(Some("collect[]=a+b%2")),
+            Err("unknown collector \"a b%2\": use server, clients or exporter".into())
+        );
+        assert_eq!(decode("%e2%9c%93%zz%"), "\u{2713}%zz%");
         assert!(Collectors::from_query(Some("collect[]=")).is_err());
     }
 }

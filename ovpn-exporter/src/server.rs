@@ -307,22 +307,28 @@ impl App {
 }
 
 fn accepts_gzip(req: &Request<Incoming>) -> bool {
-    req.headers()
-        .get_all(ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|enc| {
-            let mut parts = enc.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let q_zero = parts.any(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            name.eq_ignore_ascii_case("gzip") && !q_zero
-        })
+    gzip_accepted(
+        req.headers()
+            .get_all(ACCEPT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    )
+}
+
+/// Whether `Accept-Encoding` values list gzip without `q=0` (names and
+/// parameters in any case, as HTTP has them).
+fn gzip_accepted<'a>(values: impl Iterator<Item = &'a str>) -> bool {
+    values.flat_map(|v| v.split(',')).any(|enc| {
+        let mut parts = enc.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let q_zero = parts.any(|p| {
+            p.split_once('=').is_some_and(|(k, q)| {
+                k.trim().eq_ignore_ascii_case("q")
+                    && q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+            })
+        });
+        name.eq_ignore_ascii_case("gzip") && !q_zero
+    })
 }
 
 fn landing(telemetry: &str, sessions: bool) -> String {
@@ -691,5 +697,21 @@ mod tests {
         let without = landing("/m", false);
         assert!(!without.contains("sessions"), "{without}");
         assert!(landing("/a\"<b>", false).contains("href=\"/a&quot;&lt;b&gt;\""));
+    }
+
+    #[test]
+    fn gzip_is_accepted_unless_refused_in_any_case() {
+        for (values, gzip) in [
+            (&["gzip"][..], true),
+            (&["deflate, GZip;Q=0.5"], true),
+            (&["gzip;q=0"], false),
+            (&["GZip;Q=0"], false),
+            (&["gzip ; q = 0.0"], false),
+            (&["br", "x-gzip"], false),
+            (&["identity;q=0, gzip;level=1"], true),
+            (&["*"], false),
+        ] {
+            assert_eq!(gzip_accepted(values.iter().copied()), gzip, "{values:?}");
+        }
     }
 }
