@@ -96,6 +96,43 @@ fn kumina_server2_values() {
     );
 }
 
+/// Two sources on one file: kumina's labels cannot tell them apart, so
+/// every kumina family counts the file once, per-client bytes included
+/// (they were summed, doubling every client's traffic).
+#[test]
+fn kumina_names_count_a_file_named_twice_once() {
+    let f = peer("kumina-openvpn_exporter/server2.status");
+    let f = f.to_str().unwrap();
+    let family = |args: &[&str], name: &str| {
+        let (code, out, err) = once(args);
+        assert_eq!(code, 0, "{err}");
+        let e = check(&out);
+        let mut v: Vec<String> = e
+            .all(name)
+            .iter()
+            .map(|s| format!("{:?} {}", s.labels, s.value))
+            .collect();
+        v.sort();
+        v
+    };
+    for name in [
+        "openvpn_server_client_received_bytes_total",
+        "openvpn_server_client_sent_bytes_total",
+        "openvpn_server_route_last_reference_time_seconds",
+        "openvpn_openvpn_server_connected_clients",
+    ] {
+        let once_named = family(&["--kumina-names", "--status-file", f], name);
+        let a = format!("a={f}");
+        let b = format!("b={f}");
+        let twice = family(
+            &["--kumina-names", "--status-file", &a, "--status-file", &b],
+            name,
+        );
+        assert!(!once_named.is_empty(), "{name}");
+        assert_eq!(twice, once_named, "{name}");
+    }
+}
+
 #[test]
 fn v1_virtual_address_comes_from_the_matching_host_route() {
     // user1 and user2 have routes whose real address differs: no match.
@@ -653,10 +690,10 @@ fn kumina_names_match_the_kumina_exporter() {
         ("virtual_address", "0.0.0.0"),
         ("username", "UNDEF"),
     ];
-    // Listed by two sources with the same path: summed into one series.
+    // Listed by two sources with the same path: counted once.
     assert_eq!(
         e.get("openvpn_server_client_received_bytes_total", &labels),
-        Some(2.0 * 24_289_622_392.0)
+        Some(24_289_622_392.0)
     );
     assert_eq!(
         e.get(

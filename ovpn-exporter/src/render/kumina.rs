@@ -70,18 +70,21 @@ fn path_of<'a>(s: &'a SourceRef<'_>) -> Cow<'a, str> {
     }
 }
 
-/// Source-level families: up, update time, connected clients, client-mode
-/// statistics.
-pub fn server<'a>(sources: &'a [SourceRef<'a>]) -> Vec<Family<'a>> {
-    // Two sources whose `status_path` reads the same (the same file, or a
-    // file named like an interface's address) would give duplicate series:
-    // the first one counts.
-    let sources: Arc<[&SourceRef<'_>]> = sources
+/// The sources, but for those whose `status_path` reads as an earlier one's
+/// (the same file twice, or a file named like an interface's address):
+/// the labels could not tell them apart, so the first one counts.
+fn distinct<'s, 'a>(sources: &'s [SourceRef<'a>]) -> impl Iterator<Item = &'s SourceRef<'a>> {
+    sources
         .iter()
         .enumerate()
         .filter(|(i, s)| !sources.iter().take(*i).any(|o| path_of(o) == path_of(s)))
         .map(|(_, s)| s)
-        .collect();
+}
+
+/// Source-level families: up, update time, connected clients, client-mode
+/// statistics.
+pub fn server<'a>(sources: &'a [SourceRef<'a>]) -> Vec<Family<'a>> {
+    let sources: Arc<[&SourceRef<'_>]> = distinct(sources).collect();
     let mut out = Vec::with_capacity(3 + CLIENT_STATS.len());
     let s = Arc::clone(&sources);
     out.push(Family::all(
@@ -174,7 +177,7 @@ pub fn clients<'a>(sources: &'a [SourceRef<'a>], red: &Redactor) -> [Family<'a>;
     // connection_time, real_address, virtual_address, username.
     let mut bytes: BTreeMap<[String; 6], (u64, u64)> = BTreeMap::new();
     let mut routes: BTreeMap<[String; 4], u64> = BTreeMap::new();
-    for s in sources {
+    for s in distinct(sources) {
         let Some(v) = s.snapshot else { continue };
         let path = path_of(s).into_owned();
         for c in v.clients() {
