@@ -35,11 +35,13 @@ pub enum Location {
     Management(Address),
 }
 
+/// For logs: control characters in the path are escaped, so that a log
+/// line stays one line with no terminal escapes in it.
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Location::File(p) => write!(f, "{}", p.display()),
-            Location::Management(a) => write!(f, "{a}"),
+            Location::File(p) => f.write_str(&printable(&p.to_string_lossy())),
+            Location::Management(a) => f.write_str(&printable(&a.to_string())),
         }
     }
 }
@@ -435,6 +437,10 @@ mod tests {
             Location::Management(Address::Unix("/run/m=1.sock".into()))
         );
         assert_eq!(s[5].location.to_string(), "127.0.0.1:7505");
+        assert_eq!(
+            Location::File(PathBuf::from("/a\nb\u{1b}[31m")).to_string(),
+            "/a\\nb\\u{1b}[31m"
+        );
         let none: &[String] = &[];
         let mut s = Vec::new();
         assert!(add_flags(&mut s, &["a=/x".into(), "a=/y".into()], none).is_err());

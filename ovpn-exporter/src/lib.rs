@@ -120,7 +120,7 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         let current = web.current();
         tracing::info!(
             address = %local,
-            path = %cli.telemetry_path,
+            path = %config::printable(&cli.telemetry_path),
             tls = current.tls.is_some(),
             basic_auth = current.auth.is_some(),
             "listening"

@@ -413,7 +413,7 @@ fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
         match read_once(path, limits) {
             Ok(ok) => {
                 tracing::debug!(
-                    path = %path.display(),
+                    path = ?path,
                     attempt,
                     len = ok.1.len,
                     elapsed = ?start.elapsed(),
@@ -428,7 +428,7 @@ fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
                 return Err(e);
             }
             Err(e) => {
-                tracing::debug!(path = %path.display(), attempt, reason = e.reason.as_str(), "read attempt failed");
+                tracing::debug!(path = ?path, attempt, reason = e.reason.as_str(), "read attempt failed");
                 last = e;
             }
         }

@@ -259,7 +259,7 @@ fn warn_if_world_readable(key: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
     if std::fs::metadata(key).is_ok_and(|m| m.permissions().mode() & 0o004 != 0) {
         tracing::warn!(
-            path = %key.display(),
+            path = ?key,
             "TLS private key is readable by every user; make it 0600 or 0640"
         );
     }
