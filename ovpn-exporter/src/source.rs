@@ -365,6 +365,9 @@ struct Failure {
     reason: Reason,
     key: Seen,
     cause: Option<String>,
+    /// Whether another read may succeed: a torn read fails to parse, for
+    /// one. False for failures with a `because` (no reading cures them).
+    retry: bool,
 }
 
 impl Failure {
@@ -378,10 +381,19 @@ impl Failure {
             reason,
             key,
             cause: None,
+            retry: true,
         }
     }
 
+    /// A failure no further read can cure, and why.
     fn because(mut self, cause: String) -> Self {
+        self.cause = Some(cause);
+        self.retry = false;
+        self
+    }
+
+    /// A failure another read may cure (a torn read), and what it was.
+    fn noting(mut self, cause: String) -> Self {
         self.cause = Some(cause);
         self
     }
@@ -422,9 +434,7 @@ fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
                 return Ok(ok);
             }
             // Not cured by waiting.
-            Err(e)
-                if matches!(e.reason, Reason::Missing | Reason::TooLarge) || e.cause.is_some() =>
-            {
+            Err(e) if matches!(e.reason, Reason::Missing | Reason::TooLarge) || !e.retry => {
                 return Err(e);
             }
             Err(e) => {
@@ -659,6 +669,9 @@ enum Streamed {
     Content(Failure),
     /// As `Content`: this line (1-based) is longer than the limit.
     LongLine(Failure, usize, u64),
+    /// As `Content`, noting the parser's error: at this line (1-based)
+    /// and byte offset in the file.
+    Parse(Failure, u64, u64),
 }
 
 impl Streamed {
@@ -666,6 +679,7 @@ impl Streamed {
     fn after_lines(self, lines: usize) -> Self {
         match self {
             Streamed::LongLine(f, line, max) => Streamed::LongLine(f, line + lines, max),
+            Streamed::Parse(f, line, byte) => Streamed::Parse(f, line + lines as u64, byte),
             other => other,
         }
     }
@@ -677,6 +691,11 @@ impl Streamed {
             Streamed::LongLine(f, line, max) => f.because(format!(
                 "line {line} is longer than --status.max-line-bytes {max}"
             )),
+            Streamed::Parse(f, line, byte) => {
+                let what = f.cause.as_deref().unwrap_or_default();
+                let at = format!("line {line} (byte {byte}): {what}");
+                f.noting(at)
+            }
         }
     }
 }
@@ -768,6 +787,9 @@ fn stream(
 /// (`None`: the end of the file).
 struct Part {
     parser: Parser,
+    /// The lines and bytes the parser had consumed, and the file offset,
+    /// where the part starts: to place its errors in the file.
+    origin: (u64, u64, u64),
     builder: snapshot::Builder,
     lines: LineGuard,
     max_bytes: u64,
@@ -788,6 +810,7 @@ impl Part {
         let bytes = end.unwrap_or(len).saturating_sub(from);
         Part {
             parser: *parser,
+            origin: (parser.line(), parser.offset(), from),
             builder: snapshot::Builder::new(
                 limits.keep_routes,
                 usize::try_from(bytes).unwrap_or(usize::MAX),
@@ -835,7 +858,16 @@ impl Part {
                         } else {
                             Reason::Invalid
                         };
-                        return Err(Streamed::Content(Failure::new(reason, key)));
+                        // The parser's own words, without the position it
+                        // counted from where its copy started.
+                        let text = e.to_string();
+                        let what = text.split_once("): ").map_or(text.as_str(), |(_, w)| w);
+                        let (lines, bytes, from) = self.origin;
+                        return Err(Streamed::Parse(
+                            Failure::new(reason, key).noting(what.to_owned()),
+                            e.line().saturating_sub(lines),
+                            from + e.offset().saturating_sub(bytes),
+                        ));
                     }
                 }
             }
@@ -1106,6 +1138,7 @@ mod tests {
             with(0.6, &[&[b'x'; 2000][..], b"\n"].concat()),
         ]);
         let path = tmp("parts.status");
+        let mut placed = 0;
         for doc in &docs {
             std::fs::write(&path, doc).unwrap();
             let file = File::open(&path).unwrap();
@@ -1117,11 +1150,23 @@ mod tests {
                 ..Limits::default()
             };
             let one = outcome(stream(&file, key, &limits, None));
+            // A parse error is placed where the library, parsing the whole
+            // buffer, places it.
+            if let Some(Err(e)) = ovpn_status::parse(doc).find(Result::is_err)
+                && !one.contains("TooLarge")
+            {
+                assert!(
+                    one.contains(&format!("cause: Some({:?})", e.to_string())),
+                    "{e}: {one}"
+                );
+                placed += 1;
+            }
             for split in memchr::memchr_iter(b'\n', doc).map(|i| i as u64 + 1) {
                 let two = outcome(stream(&file, key, &limits, Some(split)));
                 assert!(two == one, "split at {split}:\n{two}\n{one}");
             }
         }
+        assert!(placed >= 3, "{placed} parse errors placed");
         let _ = std::fs::remove_file(&path);
     }
 
