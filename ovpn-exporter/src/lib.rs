@@ -220,7 +220,7 @@ fn create_temp(path: &Path, mode: u32) -> std::io::Result<(std::fs::File, std::p
 /// writer would block the open, and the thread that asked, for good.
 /// Reads of a regular file never block, so the flag changes nothing for
 /// them.
-pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new()
         .read(true)
@@ -228,15 +228,29 @@ pub(crate) fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
         .open(path)
 }
 
+/// Opens the file at `path` if it is a regular file, without waiting for
+/// a writer; `Ok(Err(metadata))` for anything else (a directory, FIFO or
+/// device), which is never read.
+pub(crate) fn open_regular(
+    path: &Path,
+) -> std::io::Result<Result<(std::fs::File, std::fs::Metadata), std::fs::Metadata>> {
+    let file = open_nonblocking(path)?;
+    let meta = file.metadata()?;
+    Ok(if meta.is_file() {
+        Ok((file, meta))
+    } else {
+        Err(meta)
+    })
+}
+
 /// The bytes of the regular file at `path`, at most `max`: for files read
 /// again at every reload, which a FIFO or device put in their place must
 /// not block or flood.
 pub(crate) fn read_regular(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
-    let file = open_nonblocking(path)?;
-    if !file.metadata()?.is_file() {
+    let Ok((file, _)) = open_regular(path)? else {
         return Err(std::io::Error::other("not a regular file"));
-    }
+    };
     let mut bytes = Vec::new();
     file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max {

@@ -155,7 +155,8 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Longest line accepted in a status file.
     pub max_line_bytes: u64,
-    /// How long a snapshot outlives the last good read.
+    /// How long a snapshot is still served once reads fail, from the
+    /// first failure.
     pub max_stale: Duration,
     /// Longest wait for a management interface's reply.
     pub management_timeout: Duration,
@@ -483,8 +484,13 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
             Failure::new(Reason::Invalid, FileKey::of(m)).because("not a regular file".to_owned())
         );
     }
-    let file = match crate::open_nonblocking(path) {
-        Ok(f) => f,
+    let (file, meta) = match crate::open_regular(path) {
+        Ok(Ok(opened)) => opened,
+        // Swapped in since the `stat`.
+        Ok(Err(m)) => {
+            return Err(Failure::new(Reason::Invalid, FileKey::of(&m))
+                .because("not a regular file".to_owned()));
+        }
         Err(e) => {
             // The version stat'ed before the open: one made readable since
             // (a chmod) differs from it and is read at the next refresh.
@@ -501,13 +507,7 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
             });
         }
     };
-    let meta = file.metadata().map_err(|e| {
-        Failure::seen(Reason::Missing, Seen::Absent(e.kind())).because(e.to_string())
-    })?;
     let before = FileKey::of(&meta);
-    if !meta.is_file() {
-        return Err(Failure::new(Reason::Invalid, before).because("not a regular file".to_owned()));
-    }
     if before.len > max_bytes {
         return Err(Failure::new(Reason::TooLarge, before).because(format!(
             "{} bytes is more than --status.max-bytes {max_bytes}",
@@ -859,7 +859,10 @@ impl Part {
                             Reason::Invalid
                         };
                         // The parser's own words, without the position it
-                        // counted from where its copy started.
+                        // counted from where its copy started (the test
+                        // `two_parts_read_like_one` holds the result to the
+                        // library's whole-buffer error, so a change of its
+                        // format cannot go unnoticed).
                         let text = e.to_string();
                         let what = text.split_once("): ").map_or(text.as_str(), |(_, w)| w);
                         let (lines, bytes, from) = self.origin;
@@ -1660,7 +1663,8 @@ mod tests {
     }
 
     /// A path that turns into a FIFO between the `stat` and the open must
-    /// not block the open: nothing would ever write to it.
+    /// not block the open (nothing would ever write to it), and is not
+    /// read.
     #[test]
     fn a_fifo_opens_without_waiting_for_a_writer() {
         let path = tmp("swapped.fifo");
@@ -1670,11 +1674,12 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let p = path.clone();
         std::thread::spawn(move || {
-            let _ = tx.send(crate::open_nonblocking(&p).map(|f| f.metadata().map(|m| m.is_file())));
+            let _ =
+                tx.send(crate::open_regular(&p).map(|r| r.map(|_| ()).map_err(|m| m.is_file())));
         });
         let opened = rx.recv_timeout(Duration::from_secs(10));
         assert!(
-            matches!(opened, Ok(Ok(Ok(false)))),
+            matches!(opened, Ok(Ok(Err(false)))),
             "the open of a FIFO without a writer: {opened:?}"
         );
         let _ = std::fs::remove_file(&path);

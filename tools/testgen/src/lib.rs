@@ -329,19 +329,19 @@ pub fn advance(doc: &mut Doc, opts: &Options, step: u64, seconds: u64, churn: us
     while leaving.len() < churn {
         leaving.insert(rng.below(doc.clients.len() as u64) as usize);
     }
-    // Gone clients by real address, with their common names.
-    let mut gone = std::collections::HashMap::new();
-    let mut i = 0;
-    doc.clients.retain(|c| {
-        let stays = !leaving.contains(&i);
-        i += 1;
-        if !stays {
-            gone.insert(c.real_address.clone(), c.common_name.clone());
-        }
-        stays
-    });
+    let (gone, stay): (Vec<_>, Vec<_>) = std::mem::take(&mut doc.clients)
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| leaving.contains(i));
+    doc.clients = stay.into_iter().map(|(_, c)| c).collect();
+    // A route is a gone client's by both its real address and its name:
+    // two clients can share either.
+    let gone: std::collections::HashSet<(&str, &[u8])> = gone
+        .iter()
+        .map(|(_, c)| (c.real_address.as_str(), c.common_name.as_slice()))
+        .collect();
     doc.routes
-        .retain(|r| gone.get(r.real_address.as_str()) != Some(&r.common_name));
+        .retain(|r| !gone.contains(&(r.real_address.as_str(), r.common_name.as_slice())));
     for r in &mut doc.routes {
         if rng.one_in(2) {
             r.last_ref_unix = now - rng.below(seconds);

@@ -80,5 +80,8 @@ fn options(mut args: impl Iterator<Item = String>) -> Result<(Options, u64, usiz
             _ => return Err(format!("unknown argument {arg}")),
         }
     }
+    if churn > 0 && steps == 0 {
+        return Err("--churn needs --interval".to_owned());
+    }
     Ok((o, steps, churn))
 }
