@@ -2,7 +2,6 @@
 //! shared `Bytes` (the gzip exposition as its parts), behind the checks in
 //! [`crate::web`]: allow-list, TLS, basic auth and per-connection limits.
 
-use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,6 +29,7 @@ use crate::web::access::Access;
 use crate::web::auth::Credentials;
 use crate::web::config::{WebConfig, WebState};
 use crate::web::conn::{CatchUnwind, Stall};
+use crate::web::tls::Policy;
 use crate::web::{Denial, Stats};
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -452,9 +452,10 @@ impl Connection {
         let _open = self.app.stats.open();
         let _ = stream.set_nodelay(true);
         let web = self.app.web.current();
+        let policy = web.policy;
         let Some(tls) = web.tls.clone() else {
             let io = Stall::new(stream, self.app.settings.idle_timeout);
-            return self.http(io).await;
+            return self.http(io, policy).await;
         };
         drop(web);
         let handshake = async {
@@ -484,7 +485,7 @@ impl Connection {
             None => handshake.await,
         };
         match result {
-            Ok(io) => self.http(io).await,
+            Ok(io) => self.http(io, policy).await,
             Err(plain) => {
                 self.app.stats.tls_error();
                 if let Some(mut stream) = plain {
@@ -502,7 +503,13 @@ impl Connection {
         }
     }
 
-    async fn http<I>(self, io: I)
+    /// Serves requests on a connection made under the TLS `policy` (`None`:
+    /// plain HTTP). Once a reload changes the policy (TLS turned on, more
+    /// demanded of client certificates, a higher minimum version, other
+    /// CAs), the connection is closed at its next request, unanswered, so
+    /// that the client asks again on a connection made under the new one
+    /// (HTTP clients retry a GET on a reused connection closed that way).
+    async fn http<I>(self, io: I, policy: Option<Policy>)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -510,7 +517,12 @@ impl Connection {
         let ip = self.peer.ip();
         let service = service_fn(move |req| {
             let app = Arc::clone(&app);
-            async move { Ok::<_, Infallible>(app.respond(req, ip).await) }
+            async move {
+                if app.web.current().policy != policy {
+                    return Err(std::io::Error::other("made under a previous TLS policy"));
+                }
+                Ok(app.respond(req, ip).await)
+            }
         });
         let conn = self.http.serve_connection(TokioIo::new(io), service);
         if let Err(e) = self.watcher.watch(conn).await {

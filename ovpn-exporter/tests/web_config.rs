@@ -554,6 +554,16 @@ fn web_config_reloads_when_a_file_changes() {
     write_auth(&web, "prom", "two");
     assert!(eventually(|| status("two") == 200), "change not picked up");
     assert_eq!(status("one"), 401);
+    // A keep-alive connection made over plain HTTP, before TLS.
+    let mut plain = std::net::TcpStream::connect(server.addr).unwrap();
+    plain
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let request = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\n\r\n",
+        basic("prom", "two")
+    );
+    assert!(raw_request(&mut plain, &request).starts_with("HTTP/1.1 200"));
     // Switching to HTTPS by editing the file: new connections get TLS.
     let users = std::fs::read_to_string(&web).unwrap();
     let tls = "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n";
@@ -567,6 +577,9 @@ fn web_config_reloads_when_a_file_changes() {
         || https("/", Some(&auth)).is_ok_and(|(s, _)| s == 200)
     ));
     assert_eq!(https("/", None).map(|(s, _)| s), Ok(401));
+    // The plain connection is not served under TLS's policy: closed at
+    // its next request, unanswered.
+    assert_eq!(raw_request(&mut plain, &request), "");
     let reloaded = || {
         https("/prom", Some(&auth)).map(|(_, body)| {
             check(&body).get("ovpn_exporter_web_config_last_reload_successful", &[])
@@ -596,6 +609,67 @@ fn web_config_reloads_when_a_file_changes() {
         // Whole again.
         std::fs::write(&web, format!("{tls}{users}")).unwrap();
         assert!(eventually(|| reloaded() == Ok(Some(1.0))), "{broken:?}");
+    }
+    // Nor lowers the minimum version: a file cut before `min_version`.
+    std::fs::write(&web, format!("{tls}  min_version: TLS13\n{users}")).unwrap();
+    assert!(eventually(|| {
+        https_get(
+            server.addr,
+            "/",
+            &pki.ca,
+            None,
+            &[],
+            &[&rustls::version::TLS12],
+        )
+        .is_err()
+    }));
+    assert_eq!(reloaded(), Ok(Some(1.0)));
+    std::fs::write(&web, format!("{tls}{users}")).unwrap();
+    assert!(
+        eventually(|| reloaded() == Ok(Some(0.0))),
+        "TLS 1.2 allowed again"
+    );
+    assert!(
+        https_get(
+            server.addr,
+            "/",
+            &pki.ca,
+            None,
+            &[],
+            &[&rustls::version::TLS12]
+        )
+        .is_err()
+    );
+}
+
+/// Sends `request` on `stream` and reads one response (headers and a
+/// `Content-Length` body), or what came before the connection closed.
+fn raw_request(stream: &mut std::net::TcpStream, request: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    if stream.write_all(request.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len = text
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            if got.len() >= end + 4 + len {
+                return text;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return String::from_utf8_lossy(&got).into_owned(),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use tokio_rustls::TlsAcceptor;
 
 use super::auth::BasicAuth;
-use super::tls::{self, ClientCerts, TlsFile};
+use super::tls::{self, Policy, TlsFile};
 use crate::config::from_yaml;
 use crate::source::FileKey;
 
@@ -42,8 +42,8 @@ struct FileFormat {
 pub struct WebConfig {
     /// Serve HTTPS with this.
     pub tls: Option<TlsAcceptor>,
-    /// What `tls` demands of a client's certificate.
-    pub client_certs: ClientCerts,
+    /// What `tls` asks of clients; `None` without TLS.
+    pub policy: Option<Policy>,
     /// Require these users.
     pub auth: Option<BasicAuth>,
 }
@@ -52,7 +52,7 @@ impl std::fmt::Debug for WebConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebConfig")
             .field("tls", &self.tls.is_some())
-            .field("client_certs", &self.client_certs)
+            .field("policy", &self.policy)
             .field("auth", &self.auth)
             .finish()
     }
@@ -79,22 +79,14 @@ impl WebConfig {
             }
             None => None,
         };
-        let (tls, client_certs) = server
-            .map_or((None, ClientCerts::Optional), |(config, demands)| {
-                (Some(TlsAcceptor::from(config)), demands)
-            });
+        let (tls, policy) = server.map_or((None, None), |(config, policy)| {
+            (Some(TlsAcceptor::from(config)), Some(policy))
+        });
         let auth = match file.basic_auth_users {
             Some(users) if !users.is_empty() => Some(BasicAuth::new(users)?),
             _ => None,
         };
-        Ok((
-            WebConfig {
-                tls,
-                client_certs,
-                auth,
-            },
-            files,
-        ))
+        Ok((WebConfig { tls, policy, auth }, files))
     }
 
     /// Reads and parses the file at `path`.
@@ -228,21 +220,35 @@ impl WebState {
     }
 }
 
+fn demands(c: &WebConfig) -> tls::ClientCerts {
+    c.policy.map(|p| p.client_certs).unwrap_or_default()
+}
+
+fn min_version(c: &WebConfig) -> u8 {
+    c.policy.map_or(0, |p| p.min_version)
+}
+
 /// Why `new` may not replace `old` on a reload: it would turn TLS or basic
-/// auth off, or demand less of client certificates. A file that a failed
-/// write left empty or cut short reads as just such a configuration (a file
-/// cut before `client_auth_type` is TLS without client certificates), and
-/// serving plain, open or unauthenticated HTTPS because of it would fail
-/// open; so weakening any of them takes a restart (as in the
+/// auth off, demand less of client certificates or lower the minimum TLS
+/// version. A file that a failed write left empty or cut short reads as
+/// just such a configuration (a file cut before `client_auth_type` is TLS
+/// without client certificates, one cut before `min_version` allows TLS
+/// 1.2), and serving plain, open or unauthenticated HTTPS because of it
+/// would fail open; so weakening any of them takes a restart (as in the
 /// exporter-toolkit, which decides on TLS once, at startup). Turning them
 /// on or up, changing certificates, CAs and users reload as usual.
 fn downgrade(old: &WebConfig, new: &WebConfig) -> Option<&'static str> {
     if old.tls.is_some() && new.tls.is_none() {
         Some("no tls_server_config: a reload does not turn TLS off (restart the exporter for that)")
-    } else if new.client_certs < old.client_certs {
+    } else if demands(new) < demands(old) {
         Some(
             "client_auth_type demands less than the one in force: a reload does not weaken \
              client certificate checks (restart the exporter for that)",
+        )
+    } else if min_version(new) < min_version(old) {
+        Some(
+            "min_version is below the one in force: a reload does not lower it (restart the \
+             exporter for that)",
         )
     } else if old.auth.is_some() && new.auth.is_none() {
         Some(
@@ -320,6 +326,33 @@ mod tests {
             assert!(e.contains(want), "{text:?}: {e}");
             assert!(!e.contains('\n'), "{text:?}: {e}");
         }
+    }
+
+    /// An encrypted key cannot be used (there is no passphrase to give):
+    /// the error says so, rather than the PEM parser's "no items found".
+    #[test]
+    fn an_encrypted_key_is_named_as_such() {
+        let dir = std::env::temp_dir().join(format!("ovpn-exp-web-enc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("c.pem"),
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        for key in [
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n\
+             AAAA\n-----END RSA PRIVATE KEY-----\n",
+        ] {
+            std::fs::write(dir.join("k.pem"), key).unwrap();
+            let e = WebConfig::parse(
+                "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n",
+                &dir,
+            )
+            .unwrap_err();
+            assert!(e.contains("k.pem: the key is encrypted"), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The web config and the files it names are read again at every

@@ -47,6 +47,20 @@ pub enum ClientCerts {
     Verified,
 }
 
+/// What a TLS configuration asks of clients. A reload may not lower the
+/// demand on certificates or the minimum version; a connection made under
+/// one policy is not served under another (a reload that changes it
+/// closes the connections made before, at their next request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// What a client's certificate must be.
+    pub client_certs: ClientCerts,
+    /// The lowest TLS version accepted: 12 or 13.
+    pub min_version: u8,
+    /// A digest of the client CA certificates (0 without).
+    ca: u64,
+}
+
 /// exporter-toolkit's `client_auth_type` values (Go's `tls.ClientAuthType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ClientAuth {
@@ -121,7 +135,7 @@ pub fn files(tls: &TlsFile, dir: &Path) -> Vec<PathBuf> {
 pub fn server_config(
     tls: &TlsFile,
     dir: &Path,
-) -> Result<Option<(Arc<ServerConfig>, ClientCerts)>, String> {
+) -> Result<Option<(Arc<ServerConfig>, Policy)>, String> {
     let non_empty = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
     let (cert, key) = match (non_empty(&tls.cert_file), non_empty(&tls.key_file)) {
         (None, None) => {
@@ -156,7 +170,7 @@ pub fn server_config(
             .collect();
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = client_verifier(auth, ca.as_deref(), &provider)?;
+    let (verifier, ca) = client_verifier(auth, ca.as_deref(), &provider)?;
     let certs = pem_file(&cert)
         .and_then(|pem| CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("tls_server_config.cert_file {}: {e}", cert.display()))?;
@@ -166,9 +180,18 @@ pub fn server_config(
             cert.display()
         ));
     }
-    let key_der = pem_file(&key)
-        .and_then(|pem| PrivateKeyDer::from_pem_slice(&pem))
-        .map_err(|e| format!("tls_server_config.key_file {}: {e}", key.display()))?;
+    let key_err =
+        |e: &dyn std::fmt::Display| format!("tls_server_config.key_file {}: {e}", key.display());
+    let key_pem = pem_file(&key).map_err(|e| key_err(&e))?;
+    // PKCS#8 `ENCRYPTED PRIVATE KEY`, or OpenSSL's legacy `Proc-Type:
+    // 4,ENCRYPTED` header: the parser's own errors would not say so.
+    if memchr::memmem::find(&key_pem, b"ENCRYPTED").is_some() {
+        return Err(key_err(
+            &"the key is encrypted, and there is no passphrase to give; store it \
+              decrypted (openssl pkey -in KEY -out PLAIN) and readable by the exporter only",
+        ));
+    }
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| key_err(&e))?;
     warn_if_world_readable(&key);
 
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
@@ -186,7 +209,12 @@ pub fn server_config(
         )
     })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Some((Arc::new(config), auth.demands())))
+    let policy = Policy {
+        client_certs: auth.demands(),
+        min_version: min,
+        ca,
+    };
+    Ok(Some((Arc::new(config), policy)))
 }
 
 /// Largest certificate, key or CA file read (a CA bundle of all the Web's
@@ -199,13 +227,15 @@ fn pem_file(path: &Path) -> Result<Vec<u8>, rustls::pki_types::pem::Error> {
     crate::read_regular(path, MAX_PEM_BYTES).map_err(rustls::pki_types::pem::Error::Io)
 }
 
-/// The client certificate policy; `None` for `NoClientCert`.
+/// The client certificate policy (`None` for `NoClientCert`), and a
+/// digest of the CA certificates it verifies with.
 fn client_verifier(
     auth: ClientAuth,
     ca: Option<&Path>,
     provider: &Arc<rustls::crypto::CryptoProvider>,
-) -> Result<Option<Arc<dyn ClientCertVerifier>>, String> {
-    Ok(match (auth, ca) {
+) -> Result<(Option<Arc<dyn ClientCertVerifier>>, u64), String> {
+    let mut digest = 0;
+    let verifier: Option<Arc<dyn ClientCertVerifier>> = match (auth, ca) {
         (ClientAuth::NoClientCert, Some(_)) => {
             return Err(
                 "tls_server_config: client_ca_file is set but client_auth_type is NoClientCert"
@@ -232,6 +262,14 @@ fn client_verifier(
             let ca_certs = pem_file(ca)
                 .and_then(|pem| CertificateDer::pem_slice_iter(&pem).collect::<Result<Vec<_>, _>>())
                 .map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca.display()))?;
+            digest = {
+                use std::hash::{Hash as _, Hasher as _};
+                let mut h = std::hash::DefaultHasher::new();
+                for c in &ca_certs {
+                    c.as_ref().hash(&mut h);
+                }
+                h.finish()
+            };
             let (added, _) = roots.add_parsable_certificates(ca_certs);
             if added == 0 {
                 return Err(format!(
@@ -252,7 +290,8 @@ fn client_verifier(
                 })?,
             )
         }
-    })
+    };
+    Ok((verifier, digest))
 }
 
 fn warn_if_world_readable(key: &Path) {
