@@ -89,7 +89,8 @@ pub struct Cli {
     #[arg(
         long = "web.telemetry-path",
         env = "OVPN_EXPORTER_WEB_TELEMETRY_PATH",
-        default_value = "/metrics"
+        default_value = "/metrics",
+        value_parser = parse_telemetry_path
     )]
     pub telemetry_path: String,
 
@@ -309,6 +310,27 @@ pub enum LogFormat {
     Json,
 }
 
+/// `--web.telemetry-path`: a path a request can name as it is, since
+/// requests are matched on their path as sent. A query, a fragment, a
+/// space, a `%` or a non-ASCII character would make a path no request
+/// reaches.
+///
+/// # Errors
+/// What the path holds that no request can match.
+pub fn parse_telemetry_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') {
+        return Err("must start with /".into());
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@/".contains(c);
+    match s.chars().find(|&c| !plain(c)) {
+        None => Ok(s.to_owned()),
+        Some(c) => Err(format!(
+            "{c:?} cannot be matched: use letters, digits and -._~!$&'()*+,;=:@/ \
+             (requests are matched on their path as sent, without a query)"
+        )),
+    }
+}
+
 /// Parses `500ms`, `30s`, `5m`, `1h` or a bare number of seconds.
 ///
 /// # Errors
@@ -470,6 +492,24 @@ mod tests {
                 longs.contains(&name) || matches!(name, "version" | "help"),
                 "README row for an unknown flag: {row}"
             );
+        }
+    }
+
+    #[test]
+    fn telemetry_paths_can_be_reached() {
+        for good in ["/metrics", "/", "/a/b-c_d.e~f:1@x"] {
+            assert_eq!(parse_telemetry_path(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "metrics",
+            "/metrics?x=1",
+            "/m\u{e9}trics",
+            "/a b",
+            "/m#x",
+            "/a%20b",
+            "",
+        ] {
+            assert!(parse_telemetry_path(bad).is_err(), "{bad:?}");
         }
     }
 

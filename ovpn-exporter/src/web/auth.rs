@@ -13,7 +13,8 @@
 //!
 //! A wrong password or unknown user always costs one bcrypt check (an
 //! unknown user is checked against another user's hash, so timing does not
-//! tell which user names exist). The server runs those checks on a small
+//! tell which user names exist, as long as every user's hash has the same
+//! bcrypt cost). The server runs those checks on a small
 //! fixed number of blocking threads, so a flood of bad passwords delays
 //! logins but cannot take every CPU.
 
