@@ -611,35 +611,19 @@ fn web_config_reloads_when_a_file_changes() {
         assert!(eventually(|| reloaded() == Ok(Some(1.0))), "{broken:?}");
     }
     // Nor lowers the minimum version: a file cut before `min_version`.
+    let tls12_refused = || {
+        let tls12: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+        https_get(server.addr, "/", &pki.ca, None, &[], tls12).is_err()
+    };
     std::fs::write(&web, format!("{tls}  min_version: TLS13\n{users}")).unwrap();
-    assert!(eventually(|| {
-        https_get(
-            server.addr,
-            "/",
-            &pki.ca,
-            None,
-            &[],
-            &[&rustls::version::TLS12],
-        )
-        .is_err()
-    }));
+    assert!(eventually(tls12_refused));
     assert_eq!(reloaded(), Ok(Some(1.0)));
     std::fs::write(&web, format!("{tls}{users}")).unwrap();
     assert!(
         eventually(|| reloaded() == Ok(Some(0.0))),
         "TLS 1.2 allowed again"
     );
-    assert!(
-        https_get(
-            server.addr,
-            "/",
-            &pki.ca,
-            None,
-            &[],
-            &[&rustls::version::TLS12]
-        )
-        .is_err()
-    );
+    assert!(tls12_refused());
 }
 
 /// Sends `request` on `stream` and reads one response (headers and a

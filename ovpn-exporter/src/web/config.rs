@@ -328,12 +328,18 @@ mod tests {
         }
     }
 
+    /// A directory of this process's own for one test.
+    fn tmp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ovpn-exp-web-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
     /// An encrypted key cannot be used (there is no passphrase to give):
     /// the error says so, rather than the PEM parser's "no items found".
     #[test]
     fn an_encrypted_key_is_named_as_such() {
-        let dir = std::env::temp_dir().join(format!("ovpn-exp-web-enc-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tmp_dir("enc");
         std::fs::write(
             dir.join("c.pem"),
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
@@ -360,8 +366,7 @@ mod tests {
     /// not block it for good.
     #[test]
     fn a_fifo_in_place_of_a_file_fails_at_once() {
-        let dir = std::env::temp_dir().join(format!("ovpn-exp-web-fifo-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tmp_dir("fifo");
         let fifo = dir.join("fifo");
         let _ = std::fs::remove_file(&fifo);
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
@@ -387,8 +392,7 @@ mod tests {
 
     #[test]
     fn timed_reloads_wait_for_the_file_to_settle_and_keep_the_last_good() {
-        let dir = std::env::temp_dir().join(format!("ovpn-exp-web-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tmp_dir("reload");
         let path = dir.join("web.yml");
         let age = |secs| {
             let f = std::fs::File::options().write(true).open(&path).unwrap();
