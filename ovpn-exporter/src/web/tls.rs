@@ -185,7 +185,10 @@ pub fn server_config(
     let key_pem = pem_file(&key).map_err(|e| key_err(&e))?;
     // PKCS#8 `ENCRYPTED PRIVATE KEY`, or OpenSSL's legacy `Proc-Type:
     // 4,ENCRYPTED` header: the parser's own errors would not say so.
-    if memchr::memmem::find(&key_pem, b"ENCRYPTED").is_some() {
+    if [&b"-----BEGIN ENCRYPTED "[..], b"Proc-Type: 4,ENCRYPTED"]
+        .iter()
+        .any(|m| memchr::memmem::find(&key_pem, m).is_some())
+    {
         return Err(key_err(
             &"the key is encrypted, and there is no passphrase to give; store it \
               decrypted (openssl pkey -in KEY -out PLAIN) and readable by the exporter only",
