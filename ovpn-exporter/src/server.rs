@@ -179,10 +179,16 @@ impl App {
             .unwrap_or(false)
     }
 
-    /// Every request: the handler, with a panic turned into a 500.
-    async fn respond(&self, req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
+    /// Every request, under the web configuration `web`: the handler, with
+    /// a panic turned into a 500.
+    async fn respond(
+        &self,
+        req: Request<Incoming>,
+        peer: IpAddr,
+        web: Arc<WebConfig>,
+    ) -> Response<Body> {
         let path = req.uri().path().to_owned();
-        if let Ok(resp) = CatchUnwind::new(self.handle(req, peer)).await {
+        if let Ok(resp) = CatchUnwind::new(self.handle(req, peer, web)).await {
             return resp;
         }
         self.stats.panicked();
@@ -190,13 +196,17 @@ impl App {
         plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
     }
 
-    async fn handle(&self, req: Request<Incoming>, peer: IpAddr) -> Response<Body> {
+    async fn handle(
+        &self,
+        req: Request<Incoming>,
+        peer: IpAddr,
+        web: Arc<WebConfig>,
+    ) -> Response<Body> {
         if !self.settings.access.allows(peer, req.headers()) {
             self.stats.deny(Denial::AllowList);
             tracing::debug!(%peer, "denied by --web.allow");
             return plain(StatusCode::FORBIDDEN, "forbidden\n");
         }
-        let web = self.web.current();
         if !self
             .authorized(&web, req.headers().get(AUTHORIZATION))
             .await
@@ -518,10 +528,12 @@ impl Connection {
         let service = service_fn(move |req| {
             let app = Arc::clone(&app);
             async move {
-                if app.web.current().policy != policy {
+                // One configuration for the whole request.
+                let web = app.web.current();
+                if web.policy != policy {
                     return Err(std::io::Error::other("made under a previous TLS policy"));
                 }
-                Ok(app.respond(req, ip).await)
+                Ok(app.respond(req, ip, web).await)
             }
         });
         let conn = self.http.serve_connection(TokioIo::new(io), service);
