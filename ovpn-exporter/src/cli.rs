@@ -1,10 +1,12 @@
 //! Command-line flags. Every flag can also come from an `OVPN_EXPORTER_*`
 //! environment variable; flag names follow the Go exporter's dotted style.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
+use clap::parser::ValueSource;
 use clap::{Parser, ValueEnum};
 
 use crate::web::access::Cidr;
@@ -15,7 +17,8 @@ use crate::web::access::Cidr;
 #[allow(clippy::struct_excessive_bools)]
 pub struct Cli {
     /// YAML file with the keys `ovpn_tcp_status`, `ovpn_udp_status`,
-    /// `ovpn_status` (each a status file path; any subset).
+    /// `ovpn_status` (each a status file path; any subset), and the Go
+    /// exporter's `server_name`, `debug` and `refresh_interval`.
     #[arg(
         long = "config.file",
         env = "OVPN_EXPORTER_CONFIG_FILE",
@@ -310,6 +313,87 @@ pub enum LogFormat {
     Json,
 }
 
+/// Parses a command line (program name first), and says whether
+/// `--log.level` was given (by flag or environment) rather than defaulted.
+///
+/// Like the Go exporter's flag package, a long flag may also come after one
+/// dash: `-config.file=FILE`, `-web.listen-address :9234`, `-version`.
+///
+/// # Errors
+/// clap's error, for an unknown flag or a bad value, or for `--help` and
+/// `--version`.
+pub fn parse_from<I>(args: I) -> Result<(Cli, bool), clap::Error>
+where
+    I: IntoIterator<Item = OsString>,
+{
+    use clap::{CommandFactory as _, FromArgMatches as _};
+
+    let mut cmd = Cli::command();
+    let args = double_dashed(&cmd, args);
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let given = !matches!(
+        matches.value_source("log_level"),
+        None | Some(ValueSource::DefaultValue)
+    );
+    Ok((cli, given))
+}
+
+/// `args` with a second dash before each long flag written after one
+/// (`-config.file=FILE`). Only a flag's own place is looked at: not the
+/// value after a flag that takes one, not the arguments after `--`, not a
+/// word that names no long flag (`-h`).
+fn double_dashed<I>(cmd: &clap::Command, args: I) -> Vec<OsString>
+where
+    I: IntoIterator<Item = OsString>,
+{
+    let takes_value = |name: &str| {
+        cmd.get_arguments()
+            .find(|a| a.get_long() == Some(name))
+            .map(|a| a.get_action().takes_values())
+    };
+    let mut out = Vec::new();
+    let mut value_next = false;
+    let mut flags_end = false;
+    for (i, arg) in args.into_iter().enumerate() {
+        let word = arg.to_str().filter(|_| i > 0 && !value_next && !flags_end);
+        value_next = false;
+        let Some(word) = word else {
+            out.push(arg);
+            continue;
+        };
+        if word == "--" {
+            flags_end = true;
+            out.push(arg);
+            continue;
+        }
+        let (dashes, rest) = match word.strip_prefix("--") {
+            Some(rest) => (2, rest),
+            None => (1, word.strip_prefix('-').unwrap_or_default()),
+        };
+        let (name, value) = match rest.split_once('=') {
+            Some((name, _)) => (name, true),
+            None => (rest, false),
+        };
+        let known = match name {
+            "help" | "version" => Some(false),
+            _ => takes_value(name),
+        };
+        match known {
+            Some(takes) => {
+                value_next = takes && !value;
+                out.push(if dashes == 1 {
+                    format!("-{word}").into()
+                } else {
+                    arg
+                });
+            }
+            None => out.push(arg),
+        }
+    }
+    out
+}
+
 /// `--web.telemetry-path`: a path a request can name as it is, since
 /// requests are matched on their path as sent. A query, a fragment, a
 /// space, a `%` or a non-ASCII character would make a path no request
@@ -389,6 +473,64 @@ pub fn log_filter(spec: &str) -> Result<tracing_subscriber::EnvFilter, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    /// The Go exporter's flag package takes `-config.file`: so does this
+    /// one, and a value or an argument after `--` stays as written.
+    #[test]
+    fn long_flags_after_one_dash() {
+        use clap::CommandFactory as _;
+        let cmd = Cli::command();
+        let args = [
+            "ovpn-exporter",
+            "-config.file=/etc/e.yml",
+            "-web.listen-address",
+            "-web.telemetry-path",
+            "--web.telemetry-path",
+            "-x",
+            "-once",
+            "-h",
+            "-version",
+            "-status-file=a",
+            "-nonsense",
+            "--",
+            "-once",
+        ];
+        let want = [
+            "ovpn-exporter",
+            "--config.file=/etc/e.yml",
+            "--web.listen-address",
+            "-web.telemetry-path",
+            "--web.telemetry-path",
+            "-x",
+            "--once",
+            "-h",
+            "--version",
+            "--status-file=a",
+            "-nonsense",
+            "--",
+            "-once",
+        ];
+        assert_eq!(double_dashed(&cmd, words(&args)), words(&want));
+        let (cli, level_given) = parse_from(words(&[
+            "ovpn-exporter",
+            "-config.file",
+            "/etc/e.yml",
+            "-web.listen-address=127.0.0.1:9",
+            "-web.telemetry-path=/m",
+        ]))
+        .unwrap();
+        assert_eq!(cli.config_file, Some(PathBuf::from("/etc/e.yml")));
+        assert_eq!(cli.listen_address, "127.0.0.1:9");
+        assert_eq!(cli.telemetry_path, "/m");
+        assert!(!level_given);
+        let (_, level_given) = parse_from(words(&["ovpn-exporter", "-log.level", "info"])).unwrap();
+        assert!(level_given);
+        assert!(parse_from(words(&["ovpn-exporter", "-nonsense"])).is_err());
+    }
 
     #[test]
     fn durations() {

@@ -83,67 +83,99 @@ impl SourceSpec {
     }
 }
 
-/// The seed exporter's config file.
+/// The seed exporter's config file. Besides the three status files it
+/// takes the Go exporter's other keys, so that its config files load
+/// unchanged: `server_name`, `debug` and `refresh_interval`, and the first
+/// releases' `ovpntcpstatus` and `ovpnudpstatus`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[allow(clippy::struct_field_names)] // the seed exporter's key names
 struct FileConfig {
-    #[serde(default, deserialize_with = "status_path::<0, _>")]
+    #[serde(default, alias = "ovpntcpstatus", deserialize_with = "given")]
     ovpn_tcp_status: Option<PathBuf>,
-    #[serde(default, deserialize_with = "status_path::<1, _>")]
+    #[serde(default, alias = "ovpnudpstatus", deserialize_with = "given")]
     ovpn_udp_status: Option<PathBuf>,
-    #[serde(default, deserialize_with = "status_path::<2, _>")]
+    #[serde(default, deserialize_with = "given")]
     ovpn_status: Option<PathBuf>,
+    #[serde(default)]
+    server_name: Option<String>,
+    #[serde(default)]
+    debug: Option<bool>,
+    /// The Go exporter's period of re-reading the files in the background,
+    /// in seconds; checked for type, else unused: here a scrape reads a
+    /// file that changed.
+    #[serde(default)]
+    refresh_interval: Option<u64>,
 }
 
-/// The config file's keys, in [`FileConfig`]'s order.
-const KEYS: [&str; 3] = ["ovpn_tcp_status", "ovpn_udp_status", "ovpn_status"];
+/// A key that is there: `key:` and `key: ~` read as an empty path, told
+/// apart from a key left out (`None`).
+fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    Option::<PathBuf>::deserialize(d).map(|p| Some(p.unwrap_or_default()))
+}
 
-/// A key's path: one that is given is not empty or null. Refused here, the
-/// message gets the value's line from the YAML parser.
-fn status_path<'de, const KEY: usize, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<PathBuf>, D::Error> {
-    match Option::<PathBuf>::deserialize(d)? {
-        Some(path) if !path.as_os_str().is_empty() => Ok(Some(path)),
-        _ => Err(serde::de::Error::custom(format_args!(
-            "{} has no path (give a status file's path, or leave the key out)",
-            KEYS[KEY]
-        ))),
-    }
+/// What the config file says.
+#[derive(Debug, Default)]
+pub struct FileSettings {
+    /// Its status files: `tcp`, `udp`, `status`, in that order.
+    pub sources: Vec<SourceSpec>,
+    /// `server_name`: the `server` of every `/sessions` object, instead of
+    /// the host name.
+    pub server_name: Option<String>,
+    /// `debug: true`: log at `debug` unless `--log.level` is given.
+    pub debug: bool,
+    /// What to log once logging is set up: keys given no value (the Go
+    /// exporter's way of leaving a file out) and `refresh_interval`, which
+    /// changes nothing here.
+    pub notes: Vec<String>,
 }
 
 /// Reads and checks the YAML config file.
 ///
 /// # Errors
 /// A message naming the file and the problem (key, line).
-pub fn load_file(path: &Path) -> Result<Vec<SourceSpec>, String> {
+pub fn load_file(path: &Path) -> Result<FileSettings, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("config file {}: {e}", path.display()))?;
     parse_yaml(&text).map_err(|e| format!("config file {}: {e}", path.display()))
 }
 
-/// Parses the config file text. Sources come in the order tcp, udp, status.
+/// Parses the config file text.
 ///
 /// # Errors
 /// A message naming the problem.
-pub fn parse_yaml(text: &str) -> Result<Vec<SourceSpec>, String> {
+pub fn parse_yaml(text: &str) -> Result<FileSettings, String> {
     let cfg: FileConfig = if text.trim().is_empty() {
         FileConfig::default()
     } else {
         from_yaml(text)?
     };
-    let mut out = Vec::new();
-    for (name, path) in [
-        ("tcp", cfg.ovpn_tcp_status),
-        ("udp", cfg.ovpn_udp_status),
-        ("status", cfg.ovpn_status),
+    let mut out = FileSettings {
+        server_name: cfg.server_name.filter(|s| !s.is_empty()),
+        debug: cfg.debug.unwrap_or(false),
+        ..FileSettings::default()
+    };
+    for (key, name, path) in [
+        ("ovpn_tcp_status", "tcp", cfg.ovpn_tcp_status),
+        ("ovpn_udp_status", "udp", cfg.ovpn_udp_status),
+        ("ovpn_status", "status", cfg.ovpn_status),
     ] {
-        if let Some(path) = path {
-            out.push(SourceSpec::new(name, path));
+        match path {
+            Some(path) if !path.as_os_str().is_empty() => {
+                out.sources.push(SourceSpec::new(name, path));
+            }
+            Some(_) => out
+                .notes
+                .push(format!("{key} is empty: no `{name}` source")),
+            None => {}
         }
     }
-    if out.is_empty() {
+    if let Some(secs) = cfg.refresh_interval {
+        out.notes.push(format!(
+            "refresh_interval ({secs}) is not used: a scrape reads every status file that changed"
+        ));
+    }
+    if out.sources.is_empty() {
         return Err(
             "no status file given: set ovpn_tcp_status, ovpn_udp_status or ovpn_status".into(),
         );
@@ -334,12 +366,48 @@ mod tests {
     #[test]
     fn yaml_keys() {
         let s = parse_yaml("ovpn_udp_status: /a\novpn_tcp_status: /b\n").unwrap();
+        let s = s.sources;
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].name.as_str(), s[0].proto), ("tcp", Proto::Tcp));
         assert_eq!(s[0].location, Location::File(PathBuf::from("/b")));
         assert_eq!((s[1].name.as_str(), s[1].proto), ("udp", Proto::Udp));
-        let s = parse_yaml("ovpn_status: /c").unwrap();
+        let s = parse_yaml("ovpn_status: /c").unwrap().sources;
         assert_eq!((s[0].name.as_str(), s[0].proto), ("status", Proto::Udp));
+    }
+
+    /// The Go exporter's config files load unchanged: its other keys, its
+    /// first releases' key names, and keys left empty to leave a file out.
+    #[test]
+    fn go_exporter_config_files() {
+        let f = parse_yaml(
+            "ovpn_tcp_status: /t\novpn_udp_status: \"\"\novpn_status:\n\
+             server_name: vpn-east\ndebug: true\nrefresh_interval: 30\n",
+        )
+        .unwrap();
+        let names: Vec<_> = f.sources.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["tcp"]);
+        assert_eq!(f.server_name.as_deref(), Some("vpn-east"));
+        assert!(f.debug);
+        assert_eq!(f.notes.len(), 3, "{:?}", f.notes);
+        assert!(
+            f.notes[0].contains("ovpn_udp_status is empty"),
+            "{:?}",
+            f.notes
+        );
+        assert!(f.notes[1].contains("ovpn_status is empty"), "{:?}", f.notes);
+        assert!(
+            f.notes[2].contains("refresh_interval (30)"),
+            "{:?}",
+            f.notes
+        );
+        let f = parse_yaml("ovpnudpstatus: /u\novpntcpstatus: /t\nserver_name: \"\"\n").unwrap();
+        let s = &f.sources;
+        assert_eq!(s[0].location, Location::File(PathBuf::from("/t")));
+        assert_eq!(s[1].location, Location::File(PathBuf::from("/u")));
+        assert_eq!((f.server_name, f.debug, f.notes.len()), (None, false, 0));
+        // A key and its old name at once are one key given twice.
+        let e = parse_yaml("ovpn_tcp_status: /a\novpntcpstatus: /b\n").unwrap_err();
+        assert!(e.contains("duplicate field `ovpn_tcp_status`"), "{e}");
     }
 
     #[test]
@@ -349,27 +417,24 @@ mod tests {
         assert!(!e.contains('\n'));
         assert!(parse_yaml("").is_err());
         assert!(parse_yaml("ovpn_status: [1, 2]").is_err());
-        // A key given without a path, and the parser's own refusals: each
-        // names the line (and the key), without advice meant for
-        // programmers using the YAML library.
+        // Every key left empty: no file at all.
+        let e = parse_yaml("ovpn_tcp_status: ~\novpn_status: \"\"\n").unwrap_err();
+        assert!(e.contains("no status file"), "{e}");
+        // The parser's own refusals: each names the line (and the key),
+        // without advice meant for programmers using the YAML library.
         for (yaml, line, says) in [
-            (
-                "ovpn_status: /c\novpn_udp_status: \"\"\n",
-                2,
-                "ovpn_udp_status",
-            ),
-            (
-                "ovpn_udp_status: /c\novpn_tcp_status:\n",
-                2,
-                "ovpn_tcp_status",
-            ),
-            ("ovpn_tcp_status: ~\n", 1, "ovpn_tcp_status"),
             // A value of the wrong type: the YAML library names the type
             // only, the path names the key.
             (
                 "ovpn_status: /c\novpn_udp_status: [/a, /b]\n",
                 2,
                 "ovpn_udp_status: expected",
+            ),
+            ("ovpn_status: /c\ndebug: maybe\n", 2, "debug"),
+            (
+                "ovpn_status: /c\nrefresh_interval: 15s\n",
+                2,
+                "refresh_interval",
             ),
             ("ovpn_status: /c\novpn_status: /d\n", 2, "ovpn_status"),
             (": /c\n", 1, "a key or value is missing"),
@@ -390,7 +455,9 @@ mod tests {
 
     #[test]
     fn protocols() {
-        let mut s = parse_yaml("ovpn_tcp_status: /a\novpn_status: /b\n").unwrap();
+        let mut s = parse_yaml("ovpn_tcp_status: /a\novpn_status: /b\n")
+            .unwrap()
+            .sources;
         let none: &[String] = &[];
         add_flags(&mut s, &["lan=/c".into()], none).unwrap();
         set_protocols(&mut s, &["status=tcp".into(), "tcp=tcp".into()]).unwrap();

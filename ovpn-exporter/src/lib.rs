@@ -32,7 +32,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::cli::{Cli, Redact};
-use crate::config::SourceSpec;
+use crate::config::{FileSettings, SourceSpec};
 use crate::render::Options;
 use crate::render::privacy::Privacy;
 use crate::source::Limits;
@@ -40,24 +40,26 @@ use crate::state::Exporter;
 use crate::web::access::Access;
 use crate::web::config::WebState;
 
-fn sources(cli: &Cli) -> Result<Vec<SourceSpec>, String> {
-    let mut specs = match &cli.config_file {
-        Some(path) => config::load_file(path)?,
-        None => Vec::new(),
-    };
+fn sources(cli: &Cli, file: Option<FileSettings>) -> Result<Vec<SourceSpec>, String> {
+    let mut specs = file.map(|f| f.sources).unwrap_or_default();
     config::add_flags(&mut specs, &cli.status_files, &cli.management)?;
     config::set_protocols(&mut specs, &cli.source_protocols)?;
     Ok(specs)
 }
 
-/// Runs the exporter as the command line asks: `--once` renders every
+/// Runs the exporter as the command line and the config file it names
+/// (`file`, loaded with [`config::load_file`]) ask: `--once` renders every
 /// source and exits, otherwise the HTTP server runs until SIGTERM or SIGINT.
 ///
 /// # Errors
 ///
 /// One line naming a configuration, bind or output problem.
-pub fn run(cli: &Cli) -> Result<(), String> {
-    let specs = sources(cli)?;
+pub fn run(cli: &Cli, file: Option<FileSettings>) -> Result<(), String> {
+    let server_name = file.as_ref().and_then(|f| f.server_name.clone());
+    for note in file.iter().flat_map(|f| &f.notes) {
+        tracing::info!(file = ?cli.config_file.as_deref().unwrap_or(Path::new("")), "{note}");
+    }
+    let specs = sources(cli, file)?;
     if !cli.telemetry_path.starts_with('/') {
         return Err(format!(
             "--web.telemetry-path {:?}: must start with '/'",
@@ -92,6 +94,9 @@ pub fn run(cli: &Cli) -> Result<(), String> {
         None => WebState::none(),
     };
     let mut exporter = Exporter::new(specs, limits, opts);
+    if let Some(name) = server_name {
+        exporter.set_server(name);
+    }
     if cli.once {
         let rendered = exporter.refresh(collect::Collectors::ALL);
         return match &cli.once_output {

@@ -6,15 +6,14 @@
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use clap::Parser as _;
-use ovpn_exporter::cli::{Cli, LogFormat};
-use ovpn_exporter::config::printable;
+use ovpn_exporter::cli::{self, Cli, LogFormat};
+use ovpn_exporter::config::{load_file, printable};
 use ovpn_exporter::run;
 
 fn main() -> ExitCode {
     return_large_buffers();
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let (cli, log_level_given) = match cli::parse_from(std::env::args_os()) {
+        Ok(parsed) => parsed,
         Err(e) => {
             use clap::error::ErrorKind;
             if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
@@ -31,11 +30,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = init_logging(&cli) {
+    // The config file's `debug` key sets the log level, so it is read first.
+    let file = match cli.config_file.as_deref().map(load_file).transpose() {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("ovpn-exporter: {}", printable(&e));
+            return ExitCode::from(2);
+        }
+    };
+    let level = match &file {
+        Some(f) if f.debug && !log_level_given => "debug",
+        _ => &cli.log_level,
+    };
+    if let Err(e) = init_logging(&cli, level) {
         eprintln!("ovpn-exporter: {}", printable(&e));
         return ExitCode::from(2);
     }
-    match run(&cli) {
+    match run(&cli, file) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ovpn-exporter: {}", printable(&e));
@@ -44,8 +55,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(cli: &Cli) -> Result<(), String> {
-    let filter = ovpn_exporter::cli::log_filter(&cli.log_level)?;
+fn init_logging(cli: &Cli, level: &str) -> Result<(), String> {
+    let filter = cli::log_filter(level)?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

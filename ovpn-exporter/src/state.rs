@@ -34,6 +34,13 @@ impl Exporter {
         }
     }
 
+    /// Names the server in `/sessions` (`server`) `name` instead of the
+    /// host name.
+    pub fn set_server(&mut self, name: String) {
+        self.server = name;
+        self.cache = None;
+    }
+
     /// Refreshes every source (blocking I/O) and returns the rendering
     /// of the current snapshots, made whole, reusing the previous one if
     /// nothing changed.

@@ -333,8 +333,8 @@ fn sessions_json_field_by_field() {
             };
             assert_eq!(f("server"), host);
             assert_eq!(f("protocol"), proto_of(&c.real_address, default_proto));
-            assert_eq!(f("p1uniqueid"), c.client_id.to_string());
-            assert_eq!(f("p2uniqueid"), c.peer_id.to_string());
+            assert_eq!(f("p1uniqueid"), c.peer_id.to_string());
+            assert_eq!(f("p2uniqueid"), c.client_id.to_string());
             assert_eq!(f("state"), "ESTABLISHED");
             assert_eq!(f("remotehost"), host_part);
             assert_eq!(f("remoteport"), port);
@@ -351,6 +351,39 @@ fn sessions_json_field_by_field() {
             "no port-less IPv6 peer tested"
         );
     }
+}
+
+/// The Go exporter's `server_name` names the server in `/sessions`, with
+/// its flags written after one dash as its flag package allows.
+#[test]
+fn go_exporter_server_name_and_flags() {
+    let dir = tempdir("goname");
+    let status = dir.join("udp.status");
+    let o = Options {
+        version: Version::V3,
+        clients: 3,
+        ..Options::default()
+    };
+    let doc = write_doc(&status, &o);
+    let cfg = dir.join("exporter.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "ovpn_udp_status: {}\nserver_name: vpn-east\n",
+            status.display()
+        ),
+    )
+    .unwrap();
+    let flag = format!("-config.file={}", cfg.display());
+    let server = Server::start(&[&flag, "-web.telemetry-path", "/m"]);
+    let r = server.get("/sessions");
+    assert_eq!(r.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), doc.clients.len());
+    assert!(list.iter().all(|o| o["server"] == "vpn-east"), "{v}");
+    assert_eq!(server.get("/m").status, 200);
+    assert_eq!(server.get("/metrics").status, 404);
 }
 
 #[test]

@@ -387,6 +387,47 @@ fn yaml_config_names_sources_and_protocols() {
     assert_eq!(e.all("ovpn_info").len(), 2);
 }
 
+/// A config file written for the Go exporter loads unchanged: `debug`
+/// turns on debug logging unless `--log.level` says otherwise, an empty
+/// key leaves its file out, and `refresh_interval` is noted, not refused.
+#[test]
+fn go_exporter_config_file_and_flags() {
+    let dir = tempdir("goyaml");
+    let cfg = dir.join("exporter.yml");
+    let v1 = peer("patrickjahns-openvpn_exporter/version1.status");
+    let write = |debug: bool| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "ovpn_tcp_status: {}\novpn_udp_status: \"\"\nserver_name: vpn-east\n\
+                 debug: {debug}\nrefresh_interval: 15\n",
+                v1.display()
+            ),
+        )
+        .unwrap();
+    };
+    write(true);
+    let flag = format!("-config.file={}", cfg.display());
+    let (code, out, err) = once(&[&flag]);
+    assert_eq!(code, 0, "{err}");
+    let e = check(&out);
+    assert_eq!(e.get("ovpn_up", &[("source", "tcp")]), Some(1.0));
+    assert_eq!(e.get("ovpn_up", &[("source", "udp")]), None);
+    assert!(
+        err.contains("read accepted"),
+        "debug: true logs at debug: {err}"
+    );
+    assert!(err.contains("ovpn_udp_status is empty"), "{err}");
+    assert!(err.contains("refresh_interval (15) is not used"), "{err}");
+    let (code, _, err) = once(&[&flag, "-log.level", "info"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("read accepted"), "--log.level wins: {err}");
+    write(false);
+    let (code, _, err) = once(&[&flag]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("read accepted"), "{err}");
+}
+
 /// A source not named `tcp` or `udp` takes its protocol from
 /// `--source.protocol` where the Real Address has no prefix: in the seed
 /// `client` label and in `/sessions`.

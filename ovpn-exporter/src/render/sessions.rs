@@ -33,8 +33,9 @@ pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str, red: &R
             let fields: [(&str, &str); 14] = [
                 ("server", server),
                 ("protocol", proto),
-                ("p1uniqueid", &id(c.client_id())),
-                ("p2uniqueid", &id(c.peer_id())),
+                // As the Go exporter fills them: Peer ID, then Client ID.
+                ("p1uniqueid", &id(c.peer_id())),
+                ("p2uniqueid", &id(c.client_id())),
                 ("state", "ESTABLISHED"),
                 ("remotehost", &host),
                 ("remoteport", &port),
