@@ -219,8 +219,9 @@ pub struct Cli {
     )]
     pub web_max_header_bytes: u32,
 
-    /// Drop the per-client series (`ovpn_client_*` and the seed
-    /// `ovpn_bytes_*_total`), for very large servers.
+    /// Drop every per-client series (the `clients` collector: the seed
+    /// `ovpn_bytes_*_total`, `ovpn_client_*` but `ovpn_client_mode_stat`,
+    /// and kumina's per-client families), for very large servers.
     #[arg(
         long = "no-client-metrics",
         env = "OVPN_EXPORTER_NO_CLIENT_METRICS",
@@ -274,7 +275,7 @@ pub struct Cli {
     )]
     pub once_output: Option<PathBuf>,
 
-    /// Log filter: `error`, `warn`, `info`, `debug`, `trace`, or
+    /// Log filter: `error`, `warn`, `info`, `debug`, `trace`, `off`, or
     /// tracing-subscriber directives.
     #[arg(
         long = "log.level",

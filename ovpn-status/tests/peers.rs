@@ -8,7 +8,14 @@ use std::path::PathBuf;
 use ovpn_status::{parse, ErrorKind, Format, Record, RouteTarget};
 
 fn peers_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/peers")
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/peers");
+    assert!(
+        dir.is_dir(),
+        "{}: no peer corpus; these tests read other projects' status files \
+         from shared/corpus/peers/ beside the repository",
+        dir.display()
+    );
+    dir
 }
 
 #[derive(Debug, PartialEq)]

@@ -23,11 +23,16 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ovpn-exporter")
 }
 
-/// `shared/corpus/peers/<rel>`.
+/// `shared/corpus/peers/<rel>`, beside the repository.
 pub fn peer(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus/peers")
-        .join(rel)
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/peers");
+    assert!(
+        dir.is_dir(),
+        "{}: no peer corpus; these tests read other projects' status files \
+         from shared/corpus/peers/ beside the repository",
+        dir.display()
+    );
+    dir.join(rel)
 }
 
 /// A fresh directory for one test.
