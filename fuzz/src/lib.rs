@@ -106,6 +106,7 @@ const NOTIFICATIONS: &[&[u8]] = &[
     b">X:",
     b">NOTIFY:info,remote-exit,EXIT\tEND",
     b">HOLD:Waiting for hold release:0",
+    b">NEED-OK:Need 'PROTECTFD' confirmation MSG:protect_fd_nonlocal",
 ];
 
 /// A document and the same document as a management reply.

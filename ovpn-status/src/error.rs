@@ -96,7 +96,9 @@ impl Error {
         self.line
     }
 
-    /// The byte offset, from the start of the input, of the faulty line.
+    /// The byte offset of the faulty line, from the start of the document:
+    /// of the buffer given to [`parse`](crate::parse), or of everything fed
+    /// to one [`Parser`](crate::Parser) over all its calls.
     pub const fn offset(&self) -> u64 {
         self.offset
     }
@@ -129,6 +131,7 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         std::io::Error::new(std::io::ErrorKind::InvalidData, e)

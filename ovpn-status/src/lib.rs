@@ -87,9 +87,18 @@
 //! place and readers see half-written files; unknown row tags and unknown
 //! columns are skipped; commas inside names in the comma formats are given
 //! to the Common Name and Username columns, in the first way that makes
-//! every typed column parse. The repository's README ("Parsing policy")
-//! sums up the rest, and how the parser decides what the policy leaves
-//! open.
+//! every typed column parse. The crate's `README.md` ("Parsing policy")
+//! sums up the rest, how the parser decides what the policy leaves open,
+//! and where it follows real OpenVPN over the policy.
+//!
+//! # After `END`, and after an error
+//!
+//! Bytes after `END` are never read: [`Records::remainder`] gives them,
+//! and a streaming caller keeps them (the next management-interface reply)
+//! for a new [`Parser`]. An error ends the document: every later call
+//! gives the same error. [`Error::offset`] says where the faulty line
+//! starts; a reader of a stream that goes on skips to that reply's `END`
+//! itself and starts a new `Parser` after it.
 //!
 //! # Crate features
 //!
@@ -106,6 +115,7 @@
 //!   and needs no allocator.
 
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(
@@ -134,6 +144,7 @@ pub use field::addr::{Protocol, RealAddress};
 pub use field::route::RouteTarget;
 pub use parser::{Parser, Step};
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use read::{read_records, ReadError};
 pub use record::{Client, Format, Record, Route, Stat, Time, Title};
 pub use text::Text;
@@ -152,6 +163,7 @@ pub use text::Text;
 /// assert_eq!(err.kind(), ErrorKind::Incomplete);
 /// assert_eq!((err.line(), err.offset()), (3, 48));
 /// ```
+#[must_use = "records are parsed as the iterator is advanced"]
 pub fn parse(input: &[u8]) -> Records<'_> {
     Records {
         parser: Parser::new(),
@@ -163,6 +175,7 @@ pub fn parse(input: &[u8]) -> Records<'_> {
 
 /// The records of a whole document: see [`parse`].
 #[derive(Clone, Debug)]
+#[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Records<'a> {
     parser: Parser,
     input: &'a [u8],
@@ -172,7 +185,8 @@ pub struct Records<'a> {
 
 impl<'a> Records<'a> {
     /// The bytes not yet consumed: after [`Record::End`], whatever followed
-    /// the `END` line.
+    /// the `END` line; after an error, the faulty line and what follows it
+    /// (from [`Error::offset`]).
     pub fn remainder(&self) -> &'a [u8] {
         self.input.get(self.pos..).unwrap_or_default()
     }
@@ -196,8 +210,14 @@ impl<'a> Iterator for Records<'a> {
         let item = self.parser.step(self.remainder(), true, &mut used);
         match &item {
             Some(Ok(_)) => self.pos += used,
+            Some(Err(e)) => {
+                // The skipped lines before the faulty one are consumed too.
+                let at = usize::try_from(e.offset()).unwrap_or(usize::MAX);
+                self.pos = at.clamp(self.pos, self.input.len());
+                self.finished = true;
+            }
             // With end of input set, the parser never asks for more.
-            None | Some(Err(_)) => self.finished = true,
+            None => self.finished = true,
         }
         item
     }

@@ -28,16 +28,21 @@ use crate::{Error, ErrorKind, Text};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step<'a> {
     /// A record, and how many bytes of the input were consumed: up to and
-    /// including its line, except for the [`Record::Format`] of
-    /// status-version 2 and 3, detected from a `TITLE`, `TIME` or `HEADER`
-    /// line that is then read as the next record (0 bytes consumed). The
-    /// record borrows from the input.
+    /// including its line, with the skipped lines (blank, notifications)
+    /// before it, except for the [`Record::Format`] of status-version 2 and
+    /// 3, detected from a `TITLE`, `TIME` or `HEADER` line that is then
+    /// read as the next record (so only the skipped lines before that line
+    /// are consumed, often 0 bytes). The record borrows from the input.
     Record(Record<'a>, usize),
-    /// The input holds no complete line: keep `input[consumed..]`, append
-    /// more, and call again.
+    /// No record can be made from the input yet: its complete lines, if
+    /// any, were skipped lines, and those are consumed. Keep
+    /// `input[consumed..]`, append more, and call again; feeding consumed
+    /// bytes again would read them as the document's next lines.
     NeedMore(usize),
-    /// The document is complete: [`Record::End`] was returned earlier.
-    /// Bytes after `END` are not read.
+    /// The document is complete: [`Record::End`] was returned earlier, and
+    /// every byte up to its line end was consumed. Bytes after `END` are not
+    /// read: they are the caller's, for example the next management reply,
+    /// to feed to a new [`Parser`].
     Done,
 }
 
@@ -319,7 +324,11 @@ impl Parser {
     ///
     /// # Errors
     /// An [`Error`] with the line and byte offset of the fault. After an
-    /// error every call returns the same error; after `END`, [`Step::Done`].
+    /// error every call returns the same error, and the document cannot be
+    /// resumed: a reader of a stream that goes on (a management interface
+    /// connection) skips to the end of that reply itself (its `END` line)
+    /// and parses the next one with a new `Parser`. After `END`,
+    /// [`Step::Done`].
     pub fn feed<'a>(&mut self, input: &'a [u8], end_of_input: bool) -> Result<Step<'a>, Error> {
         self.step(input, end_of_input, &mut 0)
     }
@@ -754,13 +763,19 @@ fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Rule 1: `>`, one or more of `A`-`Z`, `0`-`9`, `_`, then `:`.
+/// Rule 1: `>`, one of `A`-`Z`, `0`-`9`, `_`, then more of those or `-`,
+/// then `:`. The policy names no `-`, but real OpenVPN sends `>NEED-OK:`,
+/// `>NEED-STR:` and `>PKCS11ID-COUNT:` (`manage.c`), so those are skipped
+/// too.
 fn is_notification(line: &[u8]) -> bool {
     let Some(rest) = line.strip_prefix(b">") else {
         return false;
     };
-    let word = rest.iter().take_while(|&&b| is_word_byte(b)).count();
-    word > 0 && rest.get(word) == Some(&b':')
+    let word = rest
+        .iter()
+        .take_while(|&&b| is_word_byte(b) || b == b'-')
+        .count();
+    rest.first().is_some_and(|&b| is_word_byte(b)) && rest.get(word) == Some(&b':')
 }
 
 /// Rule 4: a row tag of `A`-`Z`, `0`-`9` and `_`.
@@ -781,6 +796,10 @@ mod tests {
         assert!(is_notification(b">INFO:OpenVPN Management Interface"));
         assert!(is_notification(b">BYTECOUNT_CLI:1,2,3"));
         assert!(is_notification(b">STATE:"));
+        assert!(is_notification(b">NEED-OK:Need 'PROTECTFD' confirmation"));
+        assert!(is_notification(b">PKCS11ID-COUNT:2"));
+        assert!(!is_notification(b">-X:x"));
+        assert!(!is_notification(b">NEED OK:x"));
         assert!(!is_notification(b">:x"));
         assert!(!is_notification(b">info:x"));
         assert!(!is_notification(b">INFO"));

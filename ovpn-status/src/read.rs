@@ -27,11 +27,13 @@ impl core::fmt::Display for ReadError {
     }
 }
 
+/// The message includes the inner error's, so the source is the inner
+/// error's own: an error chain printed whole says each thing once.
 impl std::error::Error for ReadError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ReadError::Io(e) => Some(e),
-            ReadError::Parse(e) => Some(e),
+            ReadError::Io(e) => e.source(),
+            ReadError::Parse(e) => e.source(),
         }
     }
 }
@@ -172,5 +174,27 @@ mod tests {
         let cut = &doc.as_bytes()[..doc.len() - 4];
         assert!(matches!(records(cut, 100, false), Err(ReadError::Parse(_))));
         assert!(matches!(records(cut, 100, true), Err(ReadError::Io(_))));
+    }
+
+    /// Each error's message says its cause once: the message holds the
+    /// inner error's, so the chain does not repeat it.
+    #[test]
+    fn error_chains_say_each_thing_once() {
+        use std::error::Error as _;
+        use std::string::ToString as _;
+        let cut = b"OpenVPN STATISTICS\nUpdated,x\n";
+        for (e, says) in [
+            (
+                records(cut, 100, true).unwrap_err(),
+                "read failed: link down",
+            ),
+            (
+                records(cut, 100, false).unwrap_err(),
+                "line 3 (byte 29): incomplete",
+            ),
+        ] {
+            assert!(e.to_string().starts_with(says), "{e}");
+            assert!(e.source().is_none(), "{e}: {:?}", e.source());
+        }
     }
 }

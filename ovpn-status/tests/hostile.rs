@@ -217,6 +217,37 @@ fn bytes_after_end_are_not_read() {
 }
 
 #[test]
+fn after_an_error_the_remainder_starts_at_the_faulty_line() {
+    let doc = b"OpenVPN STATISTICS\nUpdated,x\n\n\nbad\nEND\n";
+    let mut records = parse(doc);
+    let e = records.by_ref().find_map(Result::err).unwrap();
+    assert_eq!((e.line(), e.offset()), (5, 31));
+    assert_eq!(records.remainder(), b"bad\nEND\n");
+    assert_eq!(records.parser().offset(), 31);
+}
+
+/// Real OpenVPN's notifications with a `-` in their name (`manage.c`)
+/// are skipped like the others, between a reply's lines or before it.
+#[test]
+fn hyphenated_notifications_are_skipped() {
+    let plain = b"OpenVPN STATISTICS\r\nUpdated,x\r\nTUN/TAP read bytes,1\r\nEND\r\n";
+    let need = b">NEED-OK:Need 'PROTECTFD' confirmation MSG:protect_fd_nonlocal\r\n";
+    let mut between = plain[..31].to_vec();
+    between.extend_from_slice(need);
+    between.extend_from_slice(&plain[31..]);
+    let mut before = b">PKCS11ID-COUNT:1\r\n".to_vec();
+    before.extend_from_slice(plain);
+    let expected = whole(plain);
+    assert!(expected.1.is_none(), "{:?}", expected.1);
+    for input in [&between[..], &before[..]] {
+        let got = whole(input);
+        assert!(got.1.is_none(), "{:?}", got.1);
+        assert_eq!(got.0, expected.0);
+        assert_eq!(chunked(input, 1), expected);
+    }
+}
+
+#[test]
 fn errors_are_sticky_and_the_iterator_is_fused() {
     let mut it = parse(b"garbage\n");
     assert!(matches!(it.next(), Some(Err(_))));
