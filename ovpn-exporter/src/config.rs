@@ -91,10 +91,16 @@ impl SourceSpec {
 #[serde(deny_unknown_fields)]
 #[allow(clippy::struct_field_names)] // the seed exporter's key names
 struct FileConfig {
-    #[serde(default, alias = "ovpntcpstatus", deserialize_with = "given")]
+    #[serde(default, deserialize_with = "given")]
     ovpn_tcp_status: Option<PathBuf>,
-    #[serde(default, alias = "ovpnudpstatus", deserialize_with = "given")]
+    #[serde(default, deserialize_with = "given")]
     ovpn_udp_status: Option<PathBuf>,
+    /// The first releases' names, read where the new key is not given
+    /// (a file with both loaded in Go, which knows only the new one).
+    #[serde(default, deserialize_with = "given")]
+    ovpntcpstatus: Option<PathBuf>,
+    #[serde(default, deserialize_with = "given")]
+    ovpnudpstatus: Option<PathBuf>,
     #[serde(default, deserialize_with = "given")]
     ovpn_status: Option<PathBuf>,
     #[serde(default)]
@@ -102,10 +108,10 @@ struct FileConfig {
     #[serde(default)]
     debug: Option<bool>,
     /// The Go exporter's period of re-reading the files in the background,
-    /// in seconds; checked for type, else unused: here a scrape reads a
-    /// file that changed.
+    /// in seconds (Go's `int`: 0 or less meant 15); checked for type, else
+    /// unused: here a scrape reads a file that changed.
     #[serde(default)]
-    refresh_interval: Option<u64>,
+    refresh_interval: Option<i64>,
 }
 
 /// A key that is there: `key:` and `key: ~` read as an empty path, told
@@ -156,8 +162,16 @@ pub fn parse_yaml(text: &str) -> Result<FileSettings, String> {
         ..FileSettings::default()
     };
     for (key, name, path) in [
-        ("ovpn_tcp_status", "tcp", cfg.ovpn_tcp_status),
-        ("ovpn_udp_status", "udp", cfg.ovpn_udp_status),
+        (
+            "ovpn_tcp_status",
+            "tcp",
+            cfg.ovpn_tcp_status.or(cfg.ovpntcpstatus),
+        ),
+        (
+            "ovpn_udp_status",
+            "udp",
+            cfg.ovpn_udp_status.or(cfg.ovpnudpstatus),
+        ),
         ("ovpn_status", "status", cfg.ovpn_status),
     ] {
         match path {
@@ -405,9 +419,11 @@ mod tests {
         assert_eq!(s[0].location, Location::File(PathBuf::from("/t")));
         assert_eq!(s[1].location, Location::File(PathBuf::from("/u")));
         assert_eq!((f.server_name, f.debug, f.notes.len()), (None, false, 0));
-        // A key and its old name at once are one key given twice.
-        let e = parse_yaml("ovpn_tcp_status: /a\novpntcpstatus: /b\n").unwrap_err();
-        assert!(e.contains("duplicate field `ovpn_tcp_status`"), "{e}");
+        // With a key and its old name, the key wins, as in Go.
+        let f = parse_yaml("ovpntcpstatus: /b\novpn_tcp_status: /a\nrefresh_interval: -1\n");
+        let s = f.unwrap().sources;
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].location, Location::File(PathBuf::from("/a")));
     }
 
     #[test]

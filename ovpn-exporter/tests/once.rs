@@ -422,6 +422,14 @@ fn go_exporter_config_file_and_flags() {
     let (code, _, err) = once(&[&flag, "-log.level", "info"]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("read accepted"), "--log.level wins: {err}");
+    let out = std::process::Command::new(common::bin())
+        .args(["--once", &flag])
+        .env("OVPN_EXPORTER_LOG_LEVEL", "info")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("read accepted"), "its variable wins: {err}");
     write(false);
     let (code, _, err) = once(&[&flag]);
     assert_eq!(code, 0, "{err}");

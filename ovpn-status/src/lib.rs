@@ -95,8 +95,9 @@
 //!
 //! Bytes after `END` are never read: [`Records::remainder`] gives them,
 //! and a streaming caller keeps them (the next management-interface reply)
-//! for a new [`Parser`]. An error ends the document: every later call
-//! gives the same error. [`Error::offset`] says where the faulty line
+//! for a new [`Parser`]. An error ends the document: every later
+//! [`Parser::feed`] gives the same error, and [`parse`]'s iterator ends
+//! after it. [`Error::offset`] says where the faulty line
 //! starts; a reader of a stream that goes on skips to that reply's `END`
 //! itself and starts a new `Parser` after it.
 //!
