@@ -3,20 +3,8 @@
 //! `SOURCES.md`). Each file's expected outcome is stated here, from reading
 //! the file against the parsing policy.
 
-use std::path::PathBuf;
-
 use ovpn_status::{parse, ErrorKind, Format, Record, RouteTarget};
-
-fn peers_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/peers");
-    assert!(
-        dir.is_dir(),
-        "{}: no peer corpus; these tests read other projects' status files \
-         from shared/corpus/peers/ beside the repository",
-        dir.display()
-    );
-    dir
-}
+use ovpn_testgen::peers_dir;
 
 #[derive(Debug, PartialEq)]
 enum Outcome {

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -25,14 +25,7 @@ pub fn bin() -> &'static str {
 
 /// `shared/corpus/peers/<rel>`, beside the repository.
 pub fn peer(rel: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/peers");
-    assert!(
-        dir.is_dir(),
-        "{}: no peer corpus; these tests read other projects' status files \
-         from shared/corpus/peers/ beside the repository",
-        dir.display()
-    );
-    dir.join(rel)
+    ovpn_testgen::peers_dir().join(rel)
 }
 
 /// A fresh directory for one test.

@@ -267,6 +267,23 @@ const HOSTILE_USERS: &[&[u8]] = &[
     b"\xc3",
 ];
 
+/// The peer corpus: other projects' status files, in `shared/corpus/peers/`
+/// beside the repository (never copied in).
+///
+/// # Panics
+/// When it is not there, naming the directory: a test of those files must
+/// not pass without them.
+pub fn peers_dir() -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/peers");
+    assert!(
+        dir.is_dir(),
+        "{}: no peer corpus; these tests read other projects' status files \
+         from shared/corpus/peers/ beside the repository",
+        dir.display()
+    );
+    dir
+}
+
 /// Builds the model of a document.
 pub fn generate(opts: &Options) -> Doc {
     let mut rng = Rng::new(opts.seed);
