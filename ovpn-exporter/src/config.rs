@@ -128,7 +128,8 @@ pub struct FileSettings {
     /// `server_name`: the `server` of every `/sessions` object, instead of
     /// the host name.
     pub server_name: Option<String>,
-    /// `debug: true`: log at `debug` unless `--log.level` is given.
+    /// `debug: true`: log at `debug` unless `--log.level` (or its
+    /// variable) is given.
     pub debug: bool,
     /// What to log once logging is set up: keys given no value (the Go
     /// exporter's way of leaving a file out) and `refresh_interval`, which
