@@ -297,6 +297,19 @@ pub fn add_flags(
                 s.name
             ));
         }
+        // OpenVPN serves one management client at a time: a second source
+        // on the same interface would never get an answer.
+        if let Some(o) = specs
+            .iter()
+            .take(i)
+            .find(|o| matches!(o.location, Location::Management(_)) && o.location == s.location)
+        {
+            return Err(format!(
+                "--management: sources {:?} and {:?} name the same interface {} \
+                 (it serves one client at a time)",
+                o.name, s.name, s.location
+            ));
+        }
     }
     if specs.is_empty() {
         return Err(
@@ -532,5 +545,14 @@ mod tests {
         assert!(add_flags(&mut Vec::new(), &["a b=/x".into()], none).is_err());
         assert!(add_flags(&mut Vec::new(), none, &["a=nowhere".into()]).is_err());
         assert!(add_flags(&mut Vec::new(), &["a=/x".into()], &["a=[::1]:1".into()]).is_err());
+        let e = add_flags(
+            &mut Vec::new(),
+            none,
+            &["a=127.0.0.1:7505".into(), "b=127.0.0.1:7505".into()],
+        )
+        .unwrap_err();
+        assert!(e.contains("\"a\" and \"b\" name the same interface"), "{e}");
+        // Two sources on one file are allowed (the kumina names count it once).
+        assert!(add_flags(&mut Vec::new(), &["a=/x".into(), "b=/x".into()], none).is_ok());
     }
 }

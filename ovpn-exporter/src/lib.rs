@@ -118,7 +118,7 @@ pub fn run(cli: &Cli, file: Option<FileSettings>) -> Result<(), String> {
     // Read every source once now: problems show in the log at startup and
     // the first scrape finds a rendering ready.
     exporter.refresh(collect::Collectors::ALL);
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let local = listener
             .local_addr()
             .map_err(|e| format!("--web.listen-address: {e}"))?;
@@ -134,7 +134,12 @@ pub fn run(cli: &Cli, file: Option<FileSettings>) -> Result<(), String> {
         let app = Arc::new(server::App::new(exporter, settings, web));
         server::serve(listener, app).await;
         Ok(())
-    })
+    });
+    // Not waiting for blocking work still running, such as a management
+    // interface read that may take `--management.timeout`: the exit
+    // `serve` decided on (connections done, or 10 s) is the exit.
+    runtime.shutdown_background();
+    served
 }
 
 /// The server's routes and limits from the command line.

@@ -92,6 +92,9 @@ pub enum Failure {
     Auth(String),
     /// The reply is not a status document.
     Invalid(ovpn_status::Error),
+    /// The interface answered `status 3` with an error line (`ERROR: ...`,
+    /// as far as it is printable), not a status document.
+    Refused(String),
     /// The reply grew past the size limit.
     TooLarge,
 }
@@ -106,6 +109,7 @@ impl std::fmt::Display for Failure {
             Failure::Gone => f.write_str("connection closed before the reply"),
             Failure::Auth(e) => write!(f, "authentication: {e}"),
             Failure::Invalid(e) => write!(f, "invalid reply: {e}"),
+            Failure::Refused(line) => write!(f, "the interface answered {line:?}"),
             Failure::TooLarge => f.write_str("reply larger than the size limit"),
         }
     }
@@ -285,7 +289,7 @@ impl Management {
                     pos = 0;
                     read_more(conn, &mut buf, deadline).map_err(|f| gone_if(f, records == 0))?;
                 }
-                Err(e) => return Err(Failure::Invalid(e)),
+                Err(e) => return Err(refused(&buf, parsed, &e).unwrap_or(Failure::Invalid(e))),
             }
         }
         if parsed + pos as u64 > max_bytes {
@@ -310,7 +314,7 @@ impl Management {
                     .map_err(unreachable)?;
                 let addr = socket2::SockAddr::unix(path).map_err(unreachable)?;
                 sock.connect_timeout(&addr, remaining(deadline)?)
-                    .map_err(unreachable)?;
+                    .map_err(|e| connect_failure(&e))?;
                 Conn::Unix(sock.into())
             }
             Address::Tcp(addr) => {
@@ -329,8 +333,9 @@ impl Management {
                     }
                 }
                 let stream = found.ok_or_else(|| {
-                    Failure::Unreachable(
-                        last.map_or_else(|| "no address".to_owned(), |e| e.to_string()),
+                    last.map_or_else(
+                        || Failure::Unreachable("no address".to_owned()),
+                        |e| connect_failure(&e),
                     )
                 })?;
                 let _ = stream.set_nodelay(true);
@@ -445,6 +450,32 @@ fn resolve(
         Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Unreachable(
             "name lookup ended without an answer".into(),
         )),
+    }
+}
+
+/// The faulty line of a reply, when it is the interface's own error
+/// (`ERROR: unknown command`): `buf` holds the reply from its byte
+/// `parsed` on.
+fn refused(buf: &[u8], parsed: u64, e: &ovpn_status::Error) -> Option<Failure> {
+    let at = usize::try_from(e.offset().checked_sub(parsed)?).ok()?;
+    let line = buf.get(at..)?;
+    let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.starts_with(b"ERROR:").then(|| {
+        let text = String::from_utf8_lossy(line.get(..200).unwrap_or(line));
+        Failure::Refused(text.into_owned())
+    })
+}
+
+/// A connection attempt that failed: past the deadline, or refused.
+fn connect_failure(e: &std::io::Error) -> Failure {
+    match e.kind() {
+        ErrorKind::TimedOut => Failure::Timeout,
+        // A Unix socket's full backlog: OpenVPN serves one client at a time.
+        ErrorKind::WouldBlock => Failure::Unreachable(format!(
+            "{e} (the interface is busy: another client may hold it)"
+        )),
+        _ => Failure::Unreachable(e.to_string()),
     }
 }
 
@@ -683,6 +714,63 @@ END\r\n";
             m.fetch(1 << 20, false),
             Err(Failure::Unreachable(_))
         ));
+    }
+
+    /// An interface that answers `status 3` with its own error line: the
+    /// failure quotes it, not the parser's view of it.
+    #[test]
+    fn an_error_answer_is_quoted() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let server = thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.write_all(b">INFO:OpenVPN Management Interface Version 5\r\n")
+                .unwrap();
+            let mut cmd = [0u8; 9];
+            s.read_exact(&mut cmd).unwrap();
+            s.write_all(b"ERROR: unknown command, enter 'help' for more options\r\n")
+                .unwrap();
+            // Until the exporter hangs up.
+            let _ = s.read(&mut cmd);
+        });
+        let mut m = at(&addr, None, Duration::from_secs(5));
+        let e = m.fetch(1 << 20, false).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Refused(l) if l == "ERROR: unknown command, enter 'help' for more options"),
+            "{e:?}"
+        );
+        drop(m);
+        server.join().unwrap();
+    }
+
+    /// A connection that cannot be made before the deadline (the SYN is
+    /// dropped: the listener's queue is full) is a timeout, as a reply
+    /// that does not come in time is.
+    #[test]
+    fn a_connect_past_the_deadline_is_a_timeout() {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        listener
+            .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .unwrap();
+        listener.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap().as_socket().unwrap();
+        // Fill the queue until a connection attempt times out.
+        let mut held = Vec::new();
+        let full =
+            (0..16).any(
+                |_| match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                    Ok(s) => {
+                        held.push(s);
+                        false
+                    }
+                    Err(e) => e.kind() == ErrorKind::TimedOut,
+                },
+            );
+        assert!(full, "the listener's queue never filled");
+        let mut m = at(&addr.to_string(), None, Duration::from_millis(300));
+        let e = m.fetch(1 << 20, false).unwrap_err();
+        assert!(matches!(e, Failure::Timeout), "{e:?}");
     }
 
     #[test]

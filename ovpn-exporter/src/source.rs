@@ -331,13 +331,21 @@ impl Source {
                          (e.g. a long common name or username) likely stopped OpenVPN from writing it \
                          until OpenVPN restarts"
                     );
-                } else {
+                } else if self.snapshot.is_some() {
                     tracing::warn!(
                         source = %self.spec.name,
                         location = %self.spec.location,
                         reason = reason.as_str(),
                         cause = cause.as_deref(),
                         "status read failed; keeping the last complete snapshot"
+                    );
+                } else {
+                    tracing::warn!(
+                        source = %self.spec.name,
+                        location = %self.spec.location,
+                        reason = reason.as_str(),
+                        cause = cause.as_deref(),
+                        "status read failed; no complete snapshot to keep"
                     );
                 }
                 self.expire(now, limits.max_stale);
@@ -407,7 +415,7 @@ fn management_failure(f: &management::Failure) -> Failure {
         M::Unreachable(_) | M::Backoff(_) | M::Auth(_) => Reason::Unreachable,
         M::Timeout => Reason::Timeout,
         M::Closed | M::Gone => Reason::Incomplete,
-        M::Invalid(_) => Reason::Invalid,
+        M::Invalid(_) | M::Refused(_) => Reason::Invalid,
         M::TooLarge => Reason::TooLarge,
     };
     Failure::seen(reason, Seen::Never).because(f.to_string())

@@ -242,3 +242,45 @@ fn silent_interfaces_are_waited_for_at_once() {
     }
     drop(silent);
 }
+
+/// SIGTERM while a scrape waits on an interface that went silent: the
+/// exporter gives connections their 10 s and exits, without waiting out a
+/// `--management.timeout` longer than that.
+#[test]
+fn sigterm_does_not_wait_out_a_long_management_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let interface = thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(b">INFO:OpenVPN Management Interface Version 5\r\n")
+            .unwrap();
+        let mut cmd = [0u8; 9];
+        s.read_exact(&mut cmd).unwrap();
+        s.write_all(&reply(1, 1)).unwrap();
+        // The next `status 3` is never answered: wait for the exporter to
+        // hang up (bounded, should it not).
+        s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    });
+    let arg = format!("m={addr}");
+    let mut exporter = Server::start(&["--management", &arg, "--management.timeout", "80s"]);
+    let scrape_addr = exporter.addr;
+    // Past the second in which the startup reply is reused.
+    thread::sleep(Duration::from_millis(1100));
+    let scrape = thread::spawn(move || common::get(scrape_addr, "/metrics", &[]));
+    // Let the scrape reach the interface.
+    thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    exporter.signal("TERM");
+    let status = exporter.wait_timeout(Duration::from_secs(30));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?} after {:?}",
+        t.elapsed()
+    );
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    // The scrape in flight was cut off when the exporter exited.
+    assert!(scrape.join().is_err());
+    interface.join().unwrap();
+}
