@@ -307,14 +307,16 @@ impl Management {
         let unreachable = |e: std::io::Error| Failure::Unreachable(e.to_string());
         let mut conn = match &self.address {
             Address::Unix(path) => {
-                // Bounded, unlike `UnixStream::connect`, which waits while
-                // OpenVPN's one-slot backlog is full (another client holds
-                // the interface).
+                // Non-blocking, unlike `UnixStream::connect`, which waits
+                // while OpenVPN's one-slot backlog is full (another client
+                // holds the interface): a Unix socket's connect then fails
+                // at once with EAGAIN, and never is in progress.
                 let sock = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)
                     .map_err(unreachable)?;
                 let addr = socket2::SockAddr::unix(path).map_err(unreachable)?;
-                sock.connect_timeout(&addr, remaining(deadline)?)
-                    .map_err(|e| connect_failure(&e))?;
+                sock.set_nonblocking(true).map_err(unreachable)?;
+                sock.connect(&addr).map_err(|e| connect_failure(&e))?;
+                sock.set_nonblocking(false).map_err(unreachable)?;
                 Conn::Unix(sock.into())
             }
             Address::Tcp(addr) => {
@@ -771,6 +773,43 @@ END\r\n";
         let mut m = at(&addr.to_string(), None, Duration::from_millis(300));
         let e = m.fetch(1 << 20, false).unwrap_err();
         assert!(matches!(e, Failure::Timeout), "{e:?}");
+    }
+
+    /// A Unix socket interface held by another client (OpenVPN's one-slot
+    /// queue full) is refused at once, and the failure says it is busy.
+    #[test]
+    fn a_busy_unix_interface_is_named_busy() {
+        use socket2::{Domain, SockAddr, Socket, Type};
+        let dir = std::env::temp_dir().join(format!("ovpn-mgmt-busy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.sock");
+        let listener = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+        listener.bind(&SockAddr::unix(&path).unwrap()).unwrap();
+        listener.listen(0).unwrap();
+        // Fill the queue until a connection is refused.
+        let mut held = Vec::new();
+        let full = (0..16).any(|_| {
+            let s = Socket::new(Domain::UNIX, Type::STREAM, None).unwrap();
+            s.set_nonblocking(true).unwrap();
+            let refused = s.connect(&SockAddr::unix(&path).unwrap()).is_err();
+            held.push(s);
+            refused
+        });
+        assert!(full, "the listener's queue never filled");
+        let mut m = at(
+            &format!("unix:{}", path.display()),
+            None,
+            Duration::from_secs(5),
+        );
+        let t = Instant::now();
+        let e = m.fetch(1 << 20, false).unwrap_err();
+        assert!(
+            matches!(&e, Failure::Unreachable(why) if why.contains("busy")),
+            "{e:?}"
+        );
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -250,6 +250,7 @@ fn silent_interfaces_are_waited_for_at_once() {
 fn sigterm_does_not_wait_out_a_long_management_timeout() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let (asked, asked_rx) = std::sync::mpsc::channel();
     let interface = thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         s.write_all(b">INFO:OpenVPN Management Interface Version 5\r\n")
@@ -260,6 +261,9 @@ fn sigterm_does_not_wait_out_a_long_management_timeout() {
         // The next `status 3` is never answered: wait for the exporter to
         // hang up (bounded, should it not).
         s.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
+        if s.read_exact(&mut cmd).is_ok() {
+            let _ = asked.send(());
+        }
         let mut rest = Vec::new();
         let _ = s.read_to_end(&mut rest);
     });
@@ -269,8 +273,8 @@ fn sigterm_does_not_wait_out_a_long_management_timeout() {
     // Past the second in which the startup reply is reused.
     thread::sleep(Duration::from_millis(1100));
     let scrape = thread::spawn(move || common::get(scrape_addr, "/metrics", &[]));
-    // Let the scrape reach the interface.
-    thread::sleep(Duration::from_millis(500));
+    // The scrape has reached the interface.
+    asked_rx.recv_timeout(Duration::from_secs(20)).unwrap();
     let t = Instant::now();
     exporter.signal("TERM");
     let status = exporter.wait_timeout(Duration::from_secs(30));
