@@ -286,6 +286,17 @@ fn read_password(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// `--labels.redact` with its key.
+/// Logs a warning when the secret at `path` can be read by every user.
+fn warn_if_world_readable(path: &Path, what: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0) {
+        tracing::warn!(
+            path = ?path,
+            "{what} is readable by every user; make it 0600 or 0640"
+        );
+    }
+}
+
 fn privacy(cli: &Cli) -> Result<Privacy, String> {
     match (cli.redact, &cli.hash_key_file) {
         (Redact::Hash, Some(path)) => {
@@ -297,6 +308,7 @@ fn privacy(cli: &Cli) -> Result<Privacy, String> {
                     path.display()
                 ));
             }
+            warn_if_world_readable(path, "--labels.hash-key-file");
             Ok(Privacy::hash_with(&secret))
         }
         (Redact::Hash, None) => Err("--labels.redact hash needs --labels.hash-key-file".into()),

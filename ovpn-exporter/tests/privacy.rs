@@ -147,3 +147,45 @@ fn hashing_needs_a_key_of_sixteen_bytes() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One text in two identity fields gets two pseudonyms: a client who
+/// picks their own username cannot test a guess of another client's
+/// common name (or address) by comparing pseudonyms. A key file every
+/// user can read is warned about.
+#[test]
+fn each_field_has_its_own_pseudonyms() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (dir, _, key) = setup("redact-fields");
+    let status = dir.join("fields.status");
+    std::fs::write(
+        &status,
+        "TITLE,OpenVPN 2.6.14\nTIME,2026-11-22 15:16:56,1795360616\n\
+HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Virtual IPv6 Address,Bytes Received,Bytes Sent,Connected Since,Connected Since (time_t),Username,Client ID,Peer ID,Data Channel Cipher\n\
+CLIENT_LIST,zq-carol,203.0.113.5:1000,10.8.0.6,,1,2,x,1,zq-carol,0,0,AES-256-GCM\n\
+CLIENT_LIST,zq-dave,203.0.113.6:1000,10.8.0.7,,1,2,x,1,203.0.113.5:1000,1,1,AES-256-GCM\n\
+END\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let args = [
+        "--status-file",
+        status.to_str().unwrap(),
+        "--labels.redact",
+        "hash",
+        "--labels.hash-key-file",
+        &key,
+    ];
+    let (code, out, err) = common::once(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("readable by every user"), "{err}");
+    let e = check(&out);
+    let info = e.all("ovpn_client_info");
+    let label = |i: usize, name: &str| info[i].label(name).unwrap().to_owned();
+    assert_ne!(label(0, "common_name"), label(0, "username"));
+    assert_ne!(label(0, "real_address"), label(1, "username"));
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, _, err) = common::once(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("readable by every user"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

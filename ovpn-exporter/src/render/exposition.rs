@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use super::hash::{TextRows, Texts};
-use super::privacy::Redactor;
+use super::privacy::{Field, Redactor};
 use super::text::{Exposition, escape_label, write_label};
 use super::{Options, SourceRef};
 use crate::collect::Collectors;
@@ -325,7 +325,7 @@ fn seed_series(sources: &[SourceRef<'_>], red: &Redactor) -> SeedSeries {
             let proto = c.protocol().map_or(s.spec.proto.as_str(), |p| p.as_str());
             let out = labels.arena();
             out.extend_from_slice(b"client=\"");
-            escape_label(out, &red.apply(c.common_name()));
+            escape_label(out, &red.apply(Field::CommonName, c.common_name()));
             out.push(b'_');
             escape_label(out, c.virtual_address());
             out.push(b'_');
@@ -543,9 +543,9 @@ impl<'a> PerClient<'a> {
             for client in snap.clients() {
                 let out = labels.arena();
                 out.extend_from_slice(&start);
-                escape_label(out, &red.apply(client.common_name()));
+                escape_label(out, &red.apply(Field::CommonName, client.common_name()));
                 out.extend_from_slice(b"\",real_address=\"");
-                escape_label(out, &red.apply(client.real_address()));
+                escape_label(out, &red.apply(Field::RealAddress, client.real_address()));
                 out.push(b'"');
                 labels.end();
                 merged.push(Merged {
@@ -625,7 +625,7 @@ fn per_client_families<'a>(pc: &Arc<Shared<'a, PerClient<'a>>>, n: usize) -> [Fa
                 let client = m.first;
                 let user = client
                     .username_if_defined()
-                    .map_or(Cow::Borrowed(""), |u| info.red.apply(u));
+                    .map_or(Cow::Borrowed(""), |u| info.red.apply(Field::Username, u));
                 out.sample_with(
                     "ovpn_client_info",
                     labels,

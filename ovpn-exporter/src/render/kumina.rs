@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::SourceRef;
 use super::exposition::Family;
-use super::privacy::Redactor;
+use super::privacy::{Field, Redactor};
 use crate::config::Location;
 
 /// Kumina's client-mode statistic names and their families.
@@ -183,14 +183,14 @@ pub fn clients<'a>(sources: &'a [SourceRef<'a>], red: &Redactor) -> [Family<'a>;
         for c in v.clients() {
             let key = [
                 path.clone(),
-                red.apply(c.common_name()).into_owned(),
+                red.apply(Field::CommonName, c.common_name()).into_owned(),
                 c.connected_since_unix()
                     .map(|t| t.to_string())
                     .unwrap_or_default(),
-                red.apply(c.real_address()).into_owned(),
+                red.apply(Field::RealAddress, c.real_address()).into_owned(),
                 c.virtual_address().to_owned(),
                 c.username()
-                    .map(|u| red.apply(u).into_owned())
+                    .map(|u| red.apply(Field::Username, u).into_owned())
                     .unwrap_or_default(),
             ];
             let e = bytes.entry(key).or_default();
@@ -201,8 +201,8 @@ pub fn clients<'a>(sources: &'a [SourceRef<'a>], red: &Redactor) -> [Family<'a>;
             let Some(t) = r.last_ref_unix else { continue };
             let key = [
                 path.clone(),
-                red.apply(r.common_name).into_owned(),
-                red.apply(r.real_address).into_owned(),
+                red.apply(Field::CommonName, r.common_name).into_owned(),
+                red.apply(Field::RealAddress, r.real_address).into_owned(),
                 r.virtual_address.to_owned(),
             ];
             let e = routes.entry(key).or_default();

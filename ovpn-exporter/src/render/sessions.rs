@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use ovpn_status::RealAddress;
 
 use super::SourceRef;
-use super::privacy::Redactor;
+use super::privacy::{Field, Redactor};
 use super::text::lossy;
 
 /// Writes the JSON array for all sources, identity fields through `red`.
@@ -28,7 +28,10 @@ pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str, red: &R
                     Cow::Owned(lossy(a.host().as_bytes()).into_owned()),
                     a.port().map(|p| p.to_string()).unwrap_or_default(),
                 ),
-                _ => (red.apply(c.real_address()), String::new()),
+                _ => (
+                    red.apply(Field::RealAddress, c.real_address()),
+                    String::new(),
+                ),
             };
             let fields: [(&str, &str); 14] = [
                 ("server", server),
@@ -39,7 +42,7 @@ pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str, red: &R
                 ("state", "ESTABLISHED"),
                 ("remotehost", &host),
                 ("remoteport", &port),
-                ("remoteid", &red.apply(c.common_name())),
+                ("remoteid", &red.apply(Field::CommonName, c.common_name())),
                 ("remotets", c.virtual_address()),
                 ("established", c.connected_since()),
                 ("bytesin", &c.bytes_received().to_string()),

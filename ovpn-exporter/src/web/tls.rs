@@ -195,7 +195,7 @@ pub fn server_config(
         ));
     }
     let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| key_err(&e))?;
-    warn_if_world_readable(&key);
+    crate::warn_if_world_readable(&key, "TLS private key");
 
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&versions)
@@ -295,16 +295,6 @@ fn client_verifier(
         }
     };
     Ok((verifier, digest))
-}
-
-fn warn_if_world_readable(key: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    if std::fs::metadata(key).is_ok_and(|m| m.permissions().mode() & 0o004 != 0) {
-        tracing::warn!(
-            path = ?key,
-            "TLS private key is readable by every user; make it 0600 or 0640"
-        );
-    }
 }
 
 /// `RequestClientCert` and `RequireAnyClientCert`: a certificate is asked
