@@ -285,7 +285,6 @@ fn read_password(path: &Path) -> Result<Vec<u8>, String> {
     Ok(line.to_vec())
 }
 
-/// `--labels.redact` with its key.
 /// Logs a warning when the secret at `path` can be read by every user.
 fn warn_if_world_readable(path: &Path, what: &str) {
     use std::os::unix::fs::PermissionsExt as _;
@@ -297,6 +296,7 @@ fn warn_if_world_readable(path: &Path, what: &str) {
     }
 }
 
+/// `--labels.redact` with its key.
 fn privacy(cli: &Cli) -> Result<Privacy, String> {
     match (cli.redact, &cli.hash_key_file) {
         (Redact::Hash, Some(path)) => {

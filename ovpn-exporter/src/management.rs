@@ -93,7 +93,7 @@ pub enum Failure {
     /// The reply is not a status document.
     Invalid(ovpn_status::Error),
     /// The interface answered `status 3` with an error line (`ERROR: ...`,
-    /// as far as it is printable), not a status document.
+    /// its first 200 bytes), not a status document.
     Refused(String),
     /// The reply grew past the size limit.
     TooLarge,

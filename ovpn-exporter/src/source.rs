@@ -331,21 +331,18 @@ impl Source {
                          (e.g. a long common name or username) likely stopped OpenVPN from writing it \
                          until OpenVPN restarts"
                     );
-                } else if self.snapshot.is_some() {
-                    tracing::warn!(
-                        source = %self.spec.name,
-                        location = %self.spec.location,
-                        reason = reason.as_str(),
-                        cause = cause.as_deref(),
-                        "status read failed; keeping the last complete snapshot"
-                    );
                 } else {
+                    let kept = if self.snapshot.is_some() {
+                        "keeping the last complete snapshot"
+                    } else {
+                        "no complete snapshot to keep"
+                    };
                     tracing::warn!(
                         source = %self.spec.name,
                         location = %self.spec.location,
                         reason = reason.as_str(),
                         cause = cause.as_deref(),
-                        "status read failed; no complete snapshot to keep"
+                        "status read failed; {kept}"
                     );
                 }
                 self.expire(now, limits.max_stale);
