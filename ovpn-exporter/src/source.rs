@@ -481,21 +481,19 @@ fn open_error(path: &std::path::Path, e: &std::io::Error) -> String {
 fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
     let max_bytes = limits.max_bytes;
     let seen = std::fs::metadata(path);
+    let not_regular = |m: &std::fs::Metadata| {
+        Failure::new(Reason::Invalid, FileKey::of(m)).because("not a regular file".to_owned())
+    };
     // A FIFO or device would block or never end: refuse before opening.
     if let Ok(m) = &seen
         && !m.is_file()
     {
-        return Err(
-            Failure::new(Reason::Invalid, FileKey::of(m)).because("not a regular file".to_owned())
-        );
+        return Err(not_regular(m));
     }
     let (file, meta) = match crate::open_regular(path) {
         Ok(Ok(opened)) => opened,
         // Swapped in since the `stat`.
-        Ok(Err(m)) => {
-            return Err(Failure::new(Reason::Invalid, FileKey::of(&m))
-                .because("not a regular file".to_owned()));
-        }
+        Ok(Err(m)) => return Err(not_regular(&m)),
         Err(e) => {
             // The version stat'ed before the open: one made readable since
             // (a chmod) differs from it and is read at the next refresh.
