@@ -86,7 +86,9 @@ type Making = Option<(Collectors, Arc<Rendered>)>;
 pub struct App {
     exporter: Arc<Mutex<Exporter>>,
     /// Single flight: one refresh at a time, held until its rendering is
-    /// made; waiters then reuse its result.
+    /// made; a waiter for the same collector set then reuses its result
+    /// (one for another set refreshes in turn, and renders only if
+    /// something changed or its set has no rendering yet).
     refresh: Arc<tokio::sync::Mutex<()>>,
     /// The rendering being made, with its collector set: a scrape for the
     /// same set shares it instead of waiting for its end.
@@ -378,7 +380,8 @@ fn plain(status: StatusCode, msg: &'static str) -> Response<Body> {
     )
 }
 
-/// Serves until SIGTERM or SIGINT, then lets open connections finish.
+/// Serves until SIGTERM or SIGINT, then lets open connections finish, for
+/// at most 10 s.
 ///
 /// Accept errors (such as running out of file descriptors) are logged and
 /// retried, not returned; this returns only after shutdown.

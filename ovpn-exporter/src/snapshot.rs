@@ -485,11 +485,12 @@ impl Builder {
         let connected_since_unix = num(c.connected_since_unix, HAS_SINCE_UNIX, &mut flags);
         let client_id = num(c.client_id, HAS_CLIENT_ID, &mut flags);
         let peer_id = num(c.peer_id, HAS_PEER_ID, &mut flags);
-        // One UTF-8 check for the whole row (nearly always ASCII); field by
-        // field only when it fails.
+        // One check for the whole row (nearly always ASCII); field by field
+        // otherwise, as a row of valid UTF-8 can still cut a character
+        // between two fields.
         let row_start = self.text.len();
         let mut spans = fields.map(|f| self.raw(f));
-        if std::str::from_utf8(self.text.get(row_start..).unwrap_or_default()).is_err() {
+        if !self.text.get(row_start..).unwrap_or_default().is_ascii() {
             self.text.truncate(row_start);
             spans = fields.map(|f| self.text(f));
         }
@@ -689,6 +690,23 @@ caf\xe9,203.0.113.7:1,1,2,now\nok,203.0.113.8:1,1,2,now\nEND\n";
         assert_eq!(names, ["caf\u{fffd}", "ok"]);
         let rest: Vec<&str> = s.clients().map(|c| c.real_address()).collect();
         assert_eq!(rest, ["203.0.113.7:1", "203.0.113.8:1"]);
+    }
+
+    /// Bytes that are invalid in each field but valid UTF-8 across two
+    /// (`u\xc3` then `\xa9GCM`, an `é` together) are repaired in each.
+    #[test]
+    fn a_character_cut_between_two_fields_is_repaired_in_each() {
+        let doc = b"TITLE\tOpenVPN 2.6.14\nTIME\tx\t1\n\
+HEADER\tCLIENT_LIST\tCommon Name\tReal Address\tVirtual Address\tVirtual IPv6 Address\t\
+Bytes Received\tBytes Sent\tConnected Since\tConnected Since (time_t)\tUsername\t\
+Client ID\tPeer ID\tData Channel Cipher\n\
+CLIENT_LIST\tcaf\xc3\xa9\t192.0.2.1:1\t10.8.0.2\t\t1\t10\tx\t500\tu\xc3\t0\t0\t\xa9GCM\n\
+END\n";
+        let s = Snapshot::parse(doc, false).unwrap();
+        let c = s.clients().next().unwrap();
+        assert_eq!(c.common_name(), "caf\u{e9}");
+        assert_eq!(c.username(), Some("u\u{fffd}"));
+        assert_eq!(c.cipher(), Some("\u{fffd}GCM"));
     }
 
     #[test]

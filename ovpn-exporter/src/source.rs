@@ -31,7 +31,8 @@ pub const DEFAULT_MAX_LINE_BYTES: u64 = 64 * 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
     /// The file does not exist or cannot be opened (permissions, a
-    /// dangling symbolic link, a symbolic link loop).
+    /// dangling symbolic link, a symbolic link loop, or a cause that may
+    /// pass, such as running out of file descriptors).
     Missing,
     /// The file is empty.
     Empty,
@@ -117,11 +118,16 @@ impl FileKey {
         }
     }
 
-    /// How much longer this version must stay unchanged before a read of
-    /// it is trusted: `None` once it was modified `SETTLE` ago or more.
+    /// How much longer this version must stay unchanged before it is
+    /// read: `None` once its mtime is `SETTLE` or more in the past by this
+    /// host's clock. An mtime in the future (a file server whose clock runs
+    /// ahead) or none at all says nothing about when the file was last
+    /// written: the whole of `SETTLE`.
     fn unsettled(&self) -> Option<Duration> {
-        let age = SystemTime::now().duration_since(self.mtime?).ok()?;
-        SETTLE.checked_sub(age)
+        match self.mtime.map(|m| SystemTime::now().duration_since(m)) {
+            Some(Ok(age)) => SETTLE.checked_sub(age),
+            _ => Some(SETTLE),
+        }
     }
 }
 
@@ -449,14 +455,6 @@ fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
             }
         }
     }
-    // A version modified moments ago can still be written to within one
-    // timestamp tick and keep its key: not remembered as failed, it is read
-    // again at the next refresh.
-    if let Seen::File(k) = last.key
-        && k.unsettled().is_some()
-    {
-        last.key = Seen::Never;
-    }
     Err(last)
 }
 
@@ -478,6 +476,20 @@ fn open_error(path: &std::path::Path, e: &std::io::Error) -> String {
     e.to_string()
 }
 
+/// What a failed open of a path remembers, given its `stat` before.
+fn unopened(e: &std::io::Error, seen: &std::io::Result<Metadata>) -> Seen {
+    match seen {
+        _ if e.kind() == ErrorKind::NotFound => Seen::Absent(ErrorKind::NotFound),
+        // The version stat'ed before the open: one made readable since (a
+        // chmod) differs from it and is read at the next refresh.
+        Ok(m) if e.kind() == ErrorKind::PermissionDenied => Seen::File(FileKey::of(m)),
+        // Out of descriptors or memory, an I/O error: the same file may
+        // open next time.
+        Ok(_) => Seen::Never,
+        Err(stat) => Seen::Absent(stat.kind()),
+    }
+}
+
 fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
     let max_bytes = limits.max_bytes;
     let seen = std::fs::metadata(path);
@@ -495,14 +507,7 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
         // Swapped in since the `stat`.
         Ok(Err(m)) => return Err(not_regular(&m)),
         Err(e) => {
-            // The version stat'ed before the open: one made readable since
-            // (a chmod) differs from it and is read at the next refresh.
-            let key = match &seen {
-                _ if e.kind() == ErrorKind::NotFound => Seen::Absent(ErrorKind::NotFound),
-                Ok(m) => Seen::File(FileKey::of(m)),
-                Err(stat) => Seen::Absent(stat.kind()),
-            };
-            let f = Failure::seen(Reason::Missing, key);
+            let f = Failure::seen(Reason::Missing, unopened(&e, &seen));
             // Plain absence needs no explanation beyond the reason.
             return Err(match open_error(path, &e) {
                 c if c == "no such file" => f,
@@ -516,6 +521,19 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
             "{} bytes is more than --status.max-bytes {max_bytes}",
             before.len
         )));
+    }
+    // OpenVPN rewrites in place, one write per line: mid-rewrite the file
+    // can hold new lines followed by the old document's tail and its END,
+    // with an unchanged size, and writes within one timestamp tick leave
+    // its key as it was. So a version is read only once it has stayed
+    // unchanged for SETTLE: a write during the read (or the parse) then
+    // lands in a later tick, and changes the key compared after it.
+    if let Some(wait) = before.unsettled() {
+        std::thread::sleep(wait);
+        let settled = file.metadata().map(|m| FileKey::of(&m));
+        if settled.ok() != Some(before) {
+            return Err(Failure::new(Reason::Incomplete, before));
+        }
     }
     let split = split_point(&file, before.len);
     let streamed = stream(&file, before, limits, split);
@@ -544,22 +562,6 @@ fn read_once(path: &std::path::Path, limits: &Limits) -> ReadResult {
         }
     };
     if read != after.len {
-        return Err(Failure::new(Reason::Incomplete, after));
-    }
-    // OpenVPN rewrites in place, one write per line: mid-rewrite the file
-    // can hold new lines followed by the old document's tail and its END,
-    // with an unchanged size. Such a read looks complete, so a file modified
-    // moments ago is accepted only once it has stayed unchanged for SETTLE.
-    // Parsing takes time too: the final check comes after it, so a write
-    // during the parse is caught as well.
-    if let Some(wait) = after.unsettled() {
-        std::thread::sleep(wait);
-    }
-    let again = file
-        .metadata()
-        .map(|m| FileKey::of(&m))
-        .map_err(|_| Failure::new(Reason::Incomplete, after))?;
-    if again != after {
         return Err(Failure::new(Reason::Incomplete, after));
     }
     let mtime = after
@@ -1482,87 +1484,116 @@ mod tests {
     }
 
     /// A read whose file changes while it waits for the file to settle
-    /// fails as the version it read, not the newer one: the next refresh,
-    /// which compares the version it finds with the one remembered, reads
-    /// the newer version even if the file then stays unchanged.
+    /// fails as the version it waited on, not the newer one: the next
+    /// refresh, which compares the version it finds with the one
+    /// remembered, reads the newer version even if the file then stays
+    /// unchanged. So does a file whose mtimes are an hour ahead of this
+    /// host's clock (a file server's clock): such an mtime does not show
+    /// that the file settled.
     #[test]
-    fn a_change_during_the_read_leaves_the_new_version_unread() {
-        let path = tmp("changed.status");
-        let limits = Limits::default();
-        for _round in 0..5 {
-            // Just written: the read waits up to SETTLE before its last stat.
-            std::fs::write(&path, DOC).unwrap();
-            let read_version = FileKey::at(&path).unwrap();
-            let toucher = {
-                let path = path.clone();
-                std::thread::spawn(move || {
-                    std::thread::sleep(SETTLE / 5);
-                    let file = File::options().write(true).open(&path).unwrap();
-                    file.set_modified(SystemTime::now()).unwrap();
+    fn a_change_during_the_settle_wait_leaves_the_new_version_unread() {
+        for (name, ahead) in [("now", 0), ("ahead", 3600)] {
+            let path = tmp(&format!("changed-{name}.status"));
+            let limits = Limits::default();
+            let write = move |path: &std::path::Path| {
+                let file = File::options().write(true).open(path).unwrap();
+                file.set_modified(SystemTime::now() + Duration::from_secs(ahead))
+                    .unwrap();
+            };
+            let tested = (0..5).any(|_| {
+                // Just written: the read waits SETTLE before it reads.
+                std::fs::write(&path, DOC).unwrap();
+                write(&path);
+                let read_version = FileKey::at(&path).unwrap();
+                let toucher = {
+                    let path = path.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(SETTLE / 5);
+                        write(&path);
+                    })
+                };
+                let result = read_once(&path, &limits);
+                toucher.join().unwrap();
+                // Ok: the touch came after the read (a loaded machine):
+                // nothing was tested, again.
+                result.is_err_and(|failure| {
+                    assert_eq!(failure.reason, Reason::Incomplete);
+                    assert_eq!(failure.key, Seen::File(read_version));
+                    assert_ne!(failure.key, Seen::at(&path));
+                    true
                 })
-            };
-            let result = read_once(&path, &limits);
-            toucher.join().unwrap();
-            let Err(failure) = result else {
-                // The touch came after the read's last stat (a loaded
-                // machine): nothing was tested, again.
-                continue;
-            };
-            assert_eq!(failure.reason, Reason::Incomplete);
-            assert_eq!(failure.key, Seen::File(read_version));
-            assert_ne!(failure.key, Seen::at(&path));
+            });
             let _ = std::fs::remove_file(&path);
-            return;
+            assert!(
+                tested,
+                "mtime {name}: in 5 rounds the file never changed during a read"
+            );
         }
-        panic!("in 5 rounds the file never changed during a read");
     }
 
-    /// A read that fails on a version modified moments ago does not
-    /// remember it (within one timestamp tick the file can change again
-    /// and keep its key), not even as a missing file; a settled version
-    /// that fails is remembered.
+    /// Only an open refused for want of permission remembers the file's
+    /// version (a chmod changes it); a failure that may pass by itself,
+    /// such as running out of descriptors, has the next refresh try again.
     #[test]
-    fn a_failed_version_still_settling_is_not_remembered() {
+    fn an_open_failure_that_may_pass_is_not_remembered() {
+        let path = tmp("unopened.status");
+        std::fs::write(&path, DOC).unwrap();
+        let seen = std::fs::metadata(&path);
+        let version = Seen::File(FileKey::of(seen.as_ref().unwrap()));
+        let e = |kind| std::io::Error::from(kind);
+        assert_eq!(unopened(&e(ErrorKind::PermissionDenied), &seen), version);
+        // EMFILE.
+        let emfile = std::io::Error::from_raw_os_error(24);
+        assert_eq!(unopened(&emfile, &seen), Seen::Never);
+        assert_eq!(
+            unopened(&e(ErrorKind::NotFound), &seen),
+            Seen::Absent(ErrorKind::NotFound)
+        );
+        let gone = std::fs::metadata(tmp("no-such.status"));
+        assert_eq!(unopened(&emfile, &gone), Seen::Absent(ErrorKind::NotFound));
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// A version still being written is not read: the read waits for it
+    /// to settle, and fails as the version it waited on, which the file as
+    /// it ends up is not, so the next refresh reads that. A settled
+    /// version that fails is remembered.
+    #[test]
+    fn a_version_still_being_written_is_not_remembered() {
         use std::sync::atomic::{AtomicBool, Ordering};
         let path = tmp("settling.status");
         let limits = Limits::default();
-        for _round in 0..5 {
-            std::fs::write(&path, first_half(NEW_DOC)).unwrap();
-            let done = Arc::new(AtomicBool::new(false));
-            let toucher = {
-                let (path, done) = (path.clone(), Arc::clone(&done));
-                std::thread::spawn(move || {
-                    let file = File::options().write(true).open(&path).unwrap();
-                    while !done.load(Ordering::SeqCst) {
-                        file.set_modified(SystemTime::now()).unwrap();
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                })
-            };
-            let failure = read(&path, &limits).unwrap_err();
-            done.store(true, Ordering::SeqCst);
-            toucher.join().unwrap();
-            assert_eq!(failure.reason, Reason::Incomplete);
-            if failure.key != Seen::Never {
-                // The toucher stalled for SETTLE (a loaded machine): again.
-                continue;
-            }
-            // Not remembered, not even as missing: a source that failed so
-            // and whose file is then removed counts the removal.
-            let mut s = Source::new(SourceSpec::new("s", path.clone()), &limits);
-            s.feed = Feed::File {
-                last_key: failure.key,
-            };
-            std::fs::remove_file(&path).unwrap();
-            s.refresh(&limits);
-            assert_eq!(s.errors[Reason::Missing.index()], 1);
-            write_dated(&path, first_half(NEW_DOC), 0);
-            let failure = read(&path, &limits).unwrap_err();
-            assert_eq!(failure.key, Seen::at(&path));
-            let _ = std::fs::remove_file(&path);
-            return;
-        }
-        panic!("in 5 rounds a failure of a settling version was remembered");
+        std::fs::write(&path, first_half(NEW_DOC)).unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let toucher = {
+            let (path, done) = (path.clone(), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let file = File::options().write(true).open(&path).unwrap();
+                while !done.load(Ordering::SeqCst) {
+                    file.set_modified(SystemTime::now()).unwrap();
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        let failure = read(&path, &limits).unwrap_err();
+        done.store(true, Ordering::SeqCst);
+        toucher.join().unwrap();
+        assert_eq!(failure.reason, Reason::Incomplete);
+        assert!(matches!(failure.key, Seen::File(_)), "{:?}", failure.key);
+        assert_ne!(failure.key, Seen::at(&path));
+        // A source that failed so and whose file is then removed counts the
+        // removal.
+        let mut s = Source::new(SourceSpec::new("s", path.clone()), &limits);
+        s.feed = Feed::File {
+            last_key: failure.key,
+        };
+        std::fs::remove_file(&path).unwrap();
+        s.refresh(&limits);
+        assert_eq!(s.errors[Reason::Missing.index()], 1);
+        write_dated(&path, first_half(NEW_DOC), 0);
+        let failure = read(&path, &limits).unwrap_err();
+        assert_eq!(failure.key, Seen::at(&path));
+        let _ = std::fs::remove_file(&path);
     }
 
     /// A file that stays half-written is read exactly `ATTEMPTS` times,

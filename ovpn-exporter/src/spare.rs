@@ -25,7 +25,7 @@ use std::sync::Mutex;
 /// Smallest buffer kept: smaller ones come and go cheaply.
 pub const MIN_BYTES: usize = 1 << 20;
 /// Most buffers kept: a source's text in two parts and two label sets, or
-/// the two threads' outputs.
+/// the compressing threads' outputs (of the first four, with more cores).
 pub const KEEP: usize = 4;
 
 /// The process's spares. Unit tests run side by side in one process, so

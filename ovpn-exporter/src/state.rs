@@ -103,7 +103,7 @@ impl Exporter {
         };
         let (r, job) = Rendered::start(states, opts, self.server.clone());
         let r = Arc::new(r);
-        // At most one rendering per distinct collector set (8 sets).
+        // At most one rendering per distinct collector set (7 sets).
         if let Some(c) = self.cache.as_mut() {
             c.1.push((collectors, Arc::clone(&r)));
         }
