@@ -22,16 +22,16 @@ pub enum ErrorKind {
     /// A data row came before the `HEADER` row of its table.
     MissingHeader,
     /// A table row has fewer fields than its header, or (status-version 3)
-    /// a different number; or a `TITLE`, `TIME` or `GLOBAL_STATS` row has no
-    /// field after its tag.
+    /// a different number; or a `HEADER`, `TITLE`, `TIME` or `GLOBAL_STATS`
+    /// row has no field after its tag.
     FieldCount,
     /// A comma row has more fields than its header and no way of giving the
     /// extra commas to the name columns makes every typed column parse.
     AmbiguousRow,
     /// A numeric field is not an unsigned decimal that fits in a `u64`.
     InvalidNumber,
-    /// A Real Address is not `[proto:]IPv4:port`, `[proto:][IPv6]:port` or a
-    /// bare IPv6 address with an optional `:port`.
+    /// A Real Address is not `[proto:]IPv4:port`, `[proto:][IPv6]:port` or
+    /// `[proto:]IPv6` with an optional `:port`.
     InvalidAddress,
 }
 

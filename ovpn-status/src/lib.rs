@@ -2,7 +2,8 @@
 //! server `status-version` 1, 2 and 3, client-mode statistics, and `status`
 //! replies read from the management interface (CRLF line ends, `>`
 //! notifications interleaved). Records borrow from the caller's buffer; the
-//! format is detected from the first line; columns are located through the
+//! format is detected from the first line that is not skipped (blank lines
+//! and `>` notifications are); columns are located through the
 //! `HEADER` row; every error carries its line and byte offset; no input,
 //! however hostile, makes it panic.
 //!
@@ -153,7 +154,8 @@ pub use text::Text;
 /// Parses a whole document held in memory.
 ///
 /// The iterator yields records in input order, the first being
-/// [`Record::Format`]. It ends after [`Record::End`], or after yielding the
+/// [`Record::Format`] unless the first item is an error (empty input, an
+/// unknown format). It ends after [`Record::End`], or after yielding the
 /// first error.
 ///
 /// ```

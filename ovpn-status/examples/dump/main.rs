@@ -7,7 +7,7 @@
 //! `FILE` may be `-` for standard input. With `--chunk N` the streaming door
 //! is fed N bytes at a time; the output is byte-identical to the whole-buffer
 //! run. On malformed input the last line is an error record and the exit
-//! status is 2.
+//! status is 2, also when the reader stops reading early (`| head`).
 
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
@@ -41,13 +41,13 @@ fn main() -> ExitCode {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => match json::write_error(&mut out, &e) {
             Ok(()) => ExitCode::from(2),
-            Err(e) => return io_failure(&e),
+            Err(e) => return io_failure(&e, &input),
         },
-        Err(e) => return io_failure(&e),
+        Err(e) => return io_failure(&e, &input),
     };
     match out.flush() {
         Ok(()) => code,
-        Err(e) => io_failure(&e),
+        Err(e) => io_failure(&e, &input),
     }
 }
 
@@ -56,9 +56,15 @@ fn usage(problem: &str) -> ExitCode {
     ExitCode::from(64)
 }
 
-fn io_failure(e: &io::Error) -> ExitCode {
+/// A failed write. The reader gone (`dump FILE | head`) is no failure:
+/// the status is then the input's, as if every record had been written.
+fn io_failure(e: &io::Error, input: &[u8]) -> ExitCode {
     if e.kind() == io::ErrorKind::BrokenPipe {
-        return ExitCode::SUCCESS;
+        return if ovpn_status::parse(input).any(|r| r.is_err()) {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
     }
     eprintln!("dump: write failed: {e}");
     ExitCode::from(1)

@@ -13,7 +13,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::Text;
 
 /// The longest address text worth trying to parse: `tcp6-server:` plus a
-/// bracketed IPv6 address with an embedded IPv4 part plus `:65535` is 61
+/// bracketed IPv6 address with an embedded IPv4 part plus `:65535` is 65
 /// bytes. Longer fields are rejected without running the IP grammars.
 const MAX_ADDRESS_LEN: usize = 72;
 
