@@ -16,6 +16,12 @@ use ovpn_status::{Format, Parser, Record, Step};
 
 /// Attempts per changed file before the read counts as failed.
 const ATTEMPTS: u32 = 5;
+/// How long a file still being written is waited for. OpenVPN writes its
+/// status file one line per `write()`, for about half a second at 100,000
+/// clients: until this much time has passed since the first attempt, an
+/// attempt on a version that has changed again since does not count
+/// towards `ATTEMPTS`.
+const WRITE_WAIT: Duration = Duration::from_secs(2);
 /// Pause between attempts.
 const RETRY_DELAY: Duration = Duration::from_millis(20);
 /// How long a just-modified file must stay unchanged before a read of it is
@@ -430,7 +436,8 @@ type ReadResult = Result<(Snapshot, FileKey), Failure>;
 fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
     let mut last = Failure::seen(Reason::Missing, Seen::Never);
     let start = Instant::now();
-    for attempt in 0..ATTEMPTS {
+    let (mut attempt, mut failed) = (0, 0);
+    while failed < ATTEMPTS {
         if attempt > 0 {
             std::thread::sleep(RETRY_DELAY);
         }
@@ -450,10 +457,23 @@ fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
                 return Err(e);
             }
             Err(e) => {
-                tracing::debug!(path = ?path, attempt, reason = e.reason.as_str(), "read attempt failed");
+                // Still being written: the version this attempt failed on
+                // is gone already.
+                let writing = matches!(e.key, Seen::File(_))
+                    && e.key != Seen::at(path)
+                    && start.elapsed() < WRITE_WAIT;
+                failed += u32::from(!writing);
+                tracing::debug!(
+                    path = ?path,
+                    attempt,
+                    writing,
+                    reason = e.reason.as_str(),
+                    "read attempt failed"
+                );
                 last = e;
             }
         }
+        attempt += 1;
     }
     Err(last)
 }
@@ -1554,10 +1574,47 @@ mod tests {
         let _ = std::fs::remove_file(&path);
     }
 
+    /// A file written for longer than `ATTEMPTS` attempts take (as OpenVPN
+    /// writes 100,000 clients, one line per `write()`) is waited for: the
+    /// read that began while it was written accepts the finished document.
+    #[test]
+    fn a_long_write_is_waited_for() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let path = tmp("long-write.status");
+        let limits = Limits::default();
+        std::fs::write(&path, first_half(NEW_DOC)).unwrap();
+        let started = Arc::new(AtomicBool::new(false));
+        // Writes for 400 ms, then ends the document.
+        let writer = {
+            let (path, started) = (path.clone(), Arc::clone(&started));
+            std::thread::spawn(move || {
+                let file = File::options().write(true).open(&path).unwrap();
+                let until = Instant::now() + Duration::from_millis(400);
+                while Instant::now() < until {
+                    file.set_modified(SystemTime::now()).unwrap();
+                    started.store(true, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                std::fs::write(&path, NEW_DOC).unwrap();
+            })
+        };
+        while !started.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let read = read(&path, &limits);
+        writer.join().unwrap();
+        let (snap, _) = read.expect("the finished document");
+        assert_eq!(
+            snap.stats().collect::<Vec<_>>(),
+            [("TUN/TAP read bytes", 2), ("TUN/TAP write bytes", 3)]
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+
     /// A version still being written is not read: the read waits for it
-    /// to settle, and fails as the version it waited on, which the file as
-    /// it ends up is not, so the next refresh reads that. A settled
-    /// version that fails is remembered.
+    /// to settle, for `WRITE_WAIT` at most, and fails as the version it
+    /// waited on, which the file as it ends up is not, so the next refresh
+    /// reads that. A settled version that fails is remembered.
     #[test]
     fn a_version_still_being_written_is_not_remembered() {
         use std::sync::atomic::{AtomicBool, Ordering};
@@ -1575,9 +1632,12 @@ mod tests {
                 }
             })
         };
+        let start = Instant::now();
         let failure = read(&path, &limits).unwrap_err();
+        let waited = start.elapsed();
         done.store(true, Ordering::SeqCst);
         toucher.join().unwrap();
+        assert!(waited >= WRITE_WAIT, "{waited:?}");
         assert_eq!(failure.reason, Reason::Incomplete);
         assert!(matches!(failure.key, Seen::File(_)), "{:?}", failure.key);
         assert_ne!(failure.key, Seen::at(&path));
