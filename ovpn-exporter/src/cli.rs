@@ -209,6 +209,17 @@ pub struct Cli {
     )]
     pub web_idle_timeout: Duration,
 
+    /// A response not handed to the kernel whole this long after it was
+    /// ready is cut (its connection closed): a slow reader holds the
+    /// rendering it is sent until then. `0` disables it.
+    #[arg(
+        long = "web.write-timeout",
+        env = "OVPN_EXPORTER_WEB_WRITE_TIMEOUT",
+        default_value = "2m",
+        value_parser = parse_duration
+    )]
+    pub web_write_timeout: Duration,
+
     /// Largest request header accepted, in bytes (request line included);
     /// a larger one gets 431. Also bounds each connection's read buffer.
     #[arg(
@@ -574,6 +585,7 @@ mod tests {
         assert_eq!(cli.web_max_connections, 512);
         assert_eq!(cli.web_header_read_timeout, Duration::from_secs(10));
         assert_eq!(cli.web_idle_timeout, Duration::from_secs(30));
+        assert_eq!(cli.web_write_timeout, Duration::from_secs(120));
         assert_eq!(cli.web_max_header_bytes, 32 * 1024);
     }
 

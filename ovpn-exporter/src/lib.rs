@@ -155,6 +155,7 @@ fn web_settings(cli: &Cli) -> server::Settings {
         max_connections: usize::try_from(cli.web_max_connections).unwrap_or(usize::MAX),
         header_read_timeout: nonzero(cli.web_header_read_timeout),
         idle_timeout: nonzero(cli.web_idle_timeout),
+        write_timeout: nonzero(cli.web_write_timeout),
         max_header_bytes: usize::try_from(cli.web_max_header_bytes).unwrap_or(usize::MAX),
         reload_interval: nonzero(cli.web_config_reload_interval),
     }

@@ -28,7 +28,7 @@ use crate::state::Exporter;
 use crate::web::access::Access;
 use crate::web::auth::Credentials;
 use crate::web::config::{WebConfig, WebState};
-use crate::web::conn::{CatchUnwind, Stall};
+use crate::web::conn::{CatchUnwind, Sending, Sent, Stall};
 use crate::web::tls::Policy;
 use crate::web::{Denial, Stats};
 
@@ -56,6 +56,8 @@ pub struct Settings {
     pub header_read_timeout: Option<Duration>,
     /// Time without any byte moving before a connection is closed.
     pub idle_timeout: Option<Duration>,
+    /// Time for a response to be sent, before its connection is closed.
+    pub write_timeout: Option<Duration>,
     /// Largest request header.
     pub max_header_bytes: usize,
     /// How often the web config files are checked for changes.
@@ -72,6 +74,7 @@ impl Settings {
             max_connections: 512,
             header_read_timeout: Some(Duration::from_secs(10)),
             idle_timeout: Some(Duration::from_secs(30)),
+            write_timeout: Some(Duration::from_secs(120)),
             max_header_bytes: 32 * 1024,
             reload_interval: Some(Duration::from_secs(5)),
         }
@@ -466,16 +469,22 @@ impl Connection {
         let _ = stream.set_nodelay(true);
         let web = self.app.web.current();
         let policy = web.policy;
+        let settings = &self.app.settings;
+        let sending = Arc::new(Sending::default());
+        let stall = |stream| {
+            Stall::new(stream, settings.idle_timeout)
+                .limit_responses(Arc::clone(&sending), settings.write_timeout)
+        };
         let Some(tls) = web.tls.clone() else {
-            let io = Stall::new(stream, self.app.settings.idle_timeout);
-            return self.http(io, policy).await;
+            let io = stall(stream);
+            return self.http(io, policy, sending).await;
         };
         drop(web);
         let handshake = async {
             if looks_like_plain_http(&stream).await {
                 return Err(Some(stream));
             }
-            let io = Stall::new(stream, self.app.settings.idle_timeout);
+            let io = stall(stream);
             tls.accept(io).await.map_err(|e| {
                 tracing::debug!(peer = %self.peer, error = %e, "TLS handshake failed");
                 None
@@ -498,7 +507,7 @@ impl Connection {
             None => handshake.await,
         };
         match result {
-            Ok(io) => self.http(io, policy).await,
+            Ok(io) => self.http(io, policy, sending).await,
             Err(plain) => {
                 self.app.stats.tls_error();
                 if let Some(mut stream) = plain {
@@ -522,21 +531,25 @@ impl Connection {
     /// CAs), the connection is closed at its next request, unanswered, so
     /// that the client asks again on a connection made under the new one
     /// (HTTP clients retry a GET on a reused connection closed that way).
-    async fn http<I>(self, io: I, policy: Option<Policy>)
+    /// Each response is marked in `sending`, which the stream under `io`
+    /// watches for the write timeout.
+    async fn http<I>(self, io: I, policy: Option<Policy>, sending: Arc<Sending>)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let app = Arc::clone(&self.app);
         let ip = self.peer.ip();
         let service = service_fn(move |req| {
-            let app = Arc::clone(&app);
+            let (app, sending) = (Arc::clone(&app), Arc::clone(&sending));
             async move {
                 // One configuration for the whole request.
                 let web = app.web.current();
                 if web.policy != policy {
                     return Err(std::io::Error::other("made under a previous TLS policy"));
                 }
-                Ok(app.respond(req, ip, web).await)
+                let resp = app.respond(req, ip, web).await;
+                sending.start();
+                Ok(resp.map(|body| Sent::new(body, sending)))
             }
         });
         let conn = self.http.serve_connection(TokioIo::new(io), service);

@@ -1083,17 +1083,26 @@ fn scrapes_racing_broken_files_always_serve_a_whole_good_document() {
     }
 }
 
-/// SIGINT stops the server as SIGTERM does, with exit status 0, but only
-/// once the response it was sending when the signal came is complete: the
-/// client gets it whole while new connections are already refused.
-#[test]
-fn sigint_finishes_the_response_in_flight_then_exits_cleanly() {
-    let dir = tempdir("sigint");
+/// A client of a server whose plain `/metrics` response has begun: the
+/// response larger than the kernel holds for a client that stops reading
+/// (the server's send buffer, autotuned up to `tcp_wmem`'s maximum, and the
+/// client's receive buffer, made 16 KiB), with the whole body as another
+/// request got it before.
+struct Begun {
+    server: Server,
+    stream: std::net::TcpStream,
+    /// What was read: the head and the first bytes of the body.
+    got: Vec<u8>,
+    head_len: usize,
+    length: usize,
+    whole: Vec<u8>,
+    clients: usize,
+}
+
+fn large_response_begun(tag: &str, args: &[&str]) -> Begun {
+    let dir = tempdir(tag);
     let path = dir.join("s");
-    // A response larger than the kernel holds for a client that stops
-    // reading: the server's send buffer (autotuned up to tcp_wmem's
-    // maximum) and the client's receive buffer, made small below. A
-    // client takes more than 500 bytes of the exposition.
+    // A client takes more than 500 bytes of the exposition.
     let wmem: usize = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
         .ok()
         .and_then(|s| s.split_whitespace().nth(2)?.parse().ok())
@@ -1107,7 +1116,7 @@ fn sigint_finishes_the_response_in_flight_then_exits_cleanly() {
     };
     write_doc(&path, &o);
     let arg = format!("s={}", path.display());
-    let mut server = Server::start(&["--status-file", &arg]);
+    let server = Server::start(&[&["--status-file", arg.as_str()], args].concat());
     // Rendered now: the request below is sent these same bytes.
     let whole = server.get("/metrics");
     assert_eq!(whole.status, 200);
@@ -1126,13 +1135,36 @@ fn sigint_finishes_the_response_in_flight_then_exits_cleanly() {
     stream
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n")
         .unwrap();
-    // The head and the first bytes of the body: the response has begun.
-    let (mut got, head_len) = read_head(&mut stream, Duration::from_secs(10));
+    let (got, head_len) = read_head(&mut stream, Duration::from_secs(10));
     let head = lossy(&got[..head_len]).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 200"), "{head}");
     let length = content_length(&head);
     assert_eq!(length, whole.body.len());
+    Begun {
+        server,
+        stream,
+        got,
+        head_len,
+        length,
+        whole: whole.body,
+        clients,
+    }
+}
 
+/// SIGINT stops the server as SIGTERM does, with exit status 0, but only
+/// once the response it was sending when the signal came is complete: the
+/// client gets it whole while new connections are already refused.
+#[test]
+fn sigint_finishes_the_response_in_flight_then_exits_cleanly() {
+    let Begun {
+        mut server,
+        mut stream,
+        mut got,
+        head_len,
+        length,
+        whole,
+        clients,
+    } = large_response_begun("sigint", &[]);
     server.signal("INT");
     // New connections are refused while this response is still being sent.
     let until = Instant::now() + Duration::from_secs(5);
@@ -1158,16 +1190,55 @@ fn sigint_finishes_the_response_in_flight_then_exits_cleanly() {
     }
     let body = &got[head_len..];
     assert_eq!(body.len(), length, "response cut short");
-    assert!(
-        body == &whole.body[..],
-        "another body than before the signal"
-    );
+    assert!(body == &whole[..], "another body than before the signal");
     let e = check(&lossy(body));
     assert_eq!(e.get("ovpn_sessions_total", &[]), Some(clients as f64));
     let status = server
         .wait_timeout(Duration::from_secs(10))
         .expect("still running after its last response");
     assert!(status.success(), "{status:?}");
+}
+
+/// A reader slow enough to take minutes over a response is cut at
+/// `--web.write-timeout`, so that it cannot hold the rendering it is sent
+/// for as long as it likes; the server serves others meanwhile and after.
+#[test]
+fn a_response_not_taken_within_the_write_timeout_is_cut() {
+    let Begun {
+        server,
+        mut stream,
+        got,
+        head_len,
+        length,
+        ..
+    } = large_response_begun("write-timeout", &["--web.write-timeout", "2s"]);
+    // Others are served meanwhile.
+    assert_eq!(server.get("/").status, 200);
+    // 1 KiB every 20 ms, about 50 KiB/s, past the timeout: the body would
+    // take minutes. Then as fast as it comes: what the kernel still held.
+    let mut body = got.len() - head_len;
+    let mut buf = [0u8; 16 * 1024];
+    let start = Instant::now();
+    let ended = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "still sending after 60 s"
+        );
+        let slow = start.elapsed() < Duration::from_secs(3);
+        if slow {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let want = if slow { 1024 } else { buf.len() };
+        match stream.read(&mut buf[..want]) {
+            Ok(0) => break true,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(e) => panic!("{e}"),
+            Ok(n) => body += n,
+        }
+    };
+    assert!(ended);
+    assert!(body < length, "the whole body was sent: {body} bytes");
+    assert_eq!(server.get("/metrics").status, 200);
 }
 
 #[test]
