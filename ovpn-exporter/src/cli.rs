@@ -215,7 +215,7 @@ pub struct Cli {
     #[arg(
         long = "web.write-timeout",
         env = "OVPN_EXPORTER_WEB_WRITE_TIMEOUT",
-        default_value = "2m",
+        default_value = "1m",
         value_parser = parse_duration
     )]
     pub web_write_timeout: Duration,
@@ -585,7 +585,7 @@ mod tests {
         assert_eq!(cli.web_max_connections, 512);
         assert_eq!(cli.web_header_read_timeout, Duration::from_secs(10));
         assert_eq!(cli.web_idle_timeout, Duration::from_secs(30));
-        assert_eq!(cli.web_write_timeout, Duration::from_secs(120));
+        assert_eq!(cli.web_write_timeout, Duration::from_secs(60));
         assert_eq!(cli.web_max_header_bytes, 32 * 1024);
     }
 

@@ -74,7 +74,7 @@ impl Settings {
             max_connections: 512,
             header_read_timeout: Some(Duration::from_secs(10)),
             idle_timeout: Some(Duration::from_secs(30)),
-            write_timeout: Some(Duration::from_secs(120)),
+            write_timeout: Some(Duration::from_secs(60)),
             max_header_bytes: 32 * 1024,
             reload_interval: Some(Duration::from_secs(5)),
         }

@@ -20,7 +20,7 @@ const ATTEMPTS: u32 = 5;
 /// status file one line per `write()`, for about half a second at 100,000
 /// clients: until this much time has passed since the first attempt, an
 /// attempt on a version that has changed again since does not count
-/// towards `ATTEMPTS`.
+/// towards `ATTEMPTS`; after it, such an attempt ends the read.
 const WRITE_WAIT: Duration = Duration::from_secs(2);
 /// Pause between attempts.
 const RETRY_DELAY: Duration = Duration::from_millis(20);
@@ -128,12 +128,26 @@ impl FileKey {
     /// read: `None` once its mtime is `SETTLE` or more in the past by this
     /// host's clock. An mtime in the future (a file server whose clock runs
     /// ahead) or none at all says nothing about when the file was last
-    /// written: the whole of `SETTLE`.
+    /// written: the whole of `SETTLE`. An mtime of a whole second (file
+    /// systems that keep no fraction, such as ext4 with small inodes, and
+    /// some NFS servers, stamp every write of a second with its start)
+    /// must be a second older.
     fn unsettled(&self) -> Option<Duration> {
-        match self.mtime.map(|m| SystemTime::now().duration_since(m)) {
-            Some(Ok(age)) => SETTLE.checked_sub(age),
-            _ => Some(SETTLE),
-        }
+        self.unsettled_at(SystemTime::now())
+    }
+
+    fn unsettled_at(&self, now: SystemTime) -> Option<Duration> {
+        let Some(mtime) = self.mtime else {
+            return Some(SETTLE);
+        };
+        let Ok(age) = now.duration_since(mtime) else {
+            return Some(SETTLE);
+        };
+        let whole_second = mtime
+            .duration_since(UNIX_EPOCH)
+            .is_ok_and(|t| t.subsec_nanos() == 0);
+        let settle = SETTLE + Duration::from_secs(u64::from(whole_second));
+        settle.checked_sub(age)
     }
 }
 
@@ -459,9 +473,10 @@ fn read(path: &std::path::Path, limits: &Limits) -> ReadResult {
             Err(e) => {
                 // Still being written: the version this attempt failed on
                 // is gone already.
-                let writing = matches!(e.key, Seen::File(_))
-                    && e.key != Seen::at(path)
-                    && start.elapsed() < WRITE_WAIT;
+                let writing = matches!(e.key, Seen::File(_)) && e.key != Seen::at(path);
+                if writing && start.elapsed() >= WRITE_WAIT {
+                    return Err(e);
+                }
                 failed += u32::from(!writing);
                 tracing::debug!(
                     path = ?path,
@@ -1574,6 +1589,36 @@ mod tests {
         let _ = std::fs::remove_file(&path);
     }
 
+    #[test]
+    fn how_long_a_version_must_stay_unchanged() {
+        let key = |mtime| FileKey {
+            dev: 0,
+            ino: 0,
+            len: 0,
+            mtime,
+            ctime: (0, 0),
+        };
+        let second = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let now = second + Duration::from_millis(500);
+        let ms = Duration::from_millis;
+        assert_eq!(key(None).unsettled_at(now), Some(SETTLE));
+        assert_eq!(
+            key(Some(now + ms(3_600_000))).unsettled_at(now),
+            Some(SETTLE)
+        );
+        assert_eq!(
+            key(Some(now - ms(10))).unsettled_at(now),
+            SETTLE.checked_sub(ms(10))
+        );
+        assert_eq!(key(Some(now - SETTLE - ms(1))).unsettled_at(now), None);
+        // A whole second: written up to a second after it.
+        assert_eq!(key(Some(second)).unsettled_at(now), Some(SETTLE + ms(500)));
+        assert_eq!(
+            key(Some(second - Duration::from_secs(1))).unsettled_at(now),
+            None
+        );
+    }
+
     /// A file written for longer than `ATTEMPTS` attempts take (as OpenVPN
     /// writes 100,000 clients, one line per `write()`) is waited for: the
     /// read that began while it was written accepts the finished document.
@@ -1612,8 +1657,8 @@ mod tests {
     }
 
     /// A version still being written is not read: the read waits for it
-    /// to settle, for `WRITE_WAIT` at most, and fails as the version it
-    /// waited on, which the file as it ends up is not, so the next refresh
+    /// to settle, for `WRITE_WAIT` and one more attempt at most, and fails
+    /// as the version it waited on, which the file as it ends up is not, so the next refresh
     /// reads that. A settled version that fails is remembered.
     #[test]
     fn a_version_still_being_written_is_not_remembered() {
