@@ -5,6 +5,37 @@ use std::io::{self, Write};
 
 use ovpn_status::{Error, Parser, Record, Step, Text};
 
+/// Writes the dump of `input` (fed `chunk` bytes at a time, or whole) to
+/// `out` and returns the exit status: 0 for a complete document, 2 for a
+/// malformed one, also when `out` is a pipe whose reader went away
+/// (`dump FILE | head`), as if every record had been written; 1 when
+/// writing failed otherwise.
+pub fn run(input: &[u8], chunk: Option<usize>, out: &mut impl Write) -> u8 {
+    let result = match chunk {
+        None => whole(input, out),
+        Some(n) => chunked(input, n, out),
+    };
+    let written = match result {
+        Ok(Ok(())) => out.flush().map(|()| 0),
+        Ok(Err(e)) => write_error(out, &e).and_then(|()| out.flush()).map(|()| 2),
+        Err(e) => Err(e),
+    };
+    match written {
+        Ok(status) => status,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            if ovpn_status::parse(input).any(|r| r.is_err()) {
+                2
+            } else {
+                0
+            }
+        }
+        Err(e) => {
+            eprintln!("dump: write failed: {e}");
+            1
+        }
+    }
+}
+
 /// The whole-buffer door.
 pub fn whole(input: &[u8], out: &mut impl Write) -> io::Result<Result<(), Error>> {
     for record in ovpn_status::parse(input) {

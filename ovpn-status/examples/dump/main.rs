@@ -9,7 +9,7 @@
 //! run. On malformed input the last line is an error record and the exit
 //! status is 2, also when the reader stops reading early (`| head`).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::process::ExitCode;
 
 mod json;
@@ -31,43 +31,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let result = match chunk {
-        None => json::whole(&input, &mut out),
-        Some(n) => json::chunked(&input, n, &mut out),
-    };
-    let code = match result {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => match json::write_error(&mut out, &e) {
-            Ok(()) => ExitCode::from(2),
-            Err(e) => return io_failure(&e, &input),
-        },
-        Err(e) => return io_failure(&e, &input),
-    };
-    match out.flush() {
-        Ok(()) => code,
-        Err(e) => io_failure(&e, &input),
-    }
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    ExitCode::from(json::run(&input, chunk, &mut out))
 }
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!("dump: {problem}\nusage: dump [--chunk N] FILE   (FILE may be -)");
     ExitCode::from(64)
-}
-
-/// A failed write. The reader gone (`dump FILE | head`) is no failure:
-/// the status is then the input's, as if every record had been written.
-fn io_failure(e: &io::Error, input: &[u8]) -> ExitCode {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        return if ovpn_status::parse(input).any(|r| r.is_err()) {
-            ExitCode::from(2)
-        } else {
-            ExitCode::SUCCESS
-        };
-    }
-    eprintln!("dump: write failed: {e}");
-    ExitCode::from(1)
 }
 
 fn read_input(path: &str) -> io::Result<Vec<u8>> {
