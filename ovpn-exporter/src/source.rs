@@ -1658,8 +1658,9 @@ mod tests {
 
     /// A version still being written is not read: the read waits for it
     /// to settle, for `WRITE_WAIT` and one more attempt at most, and fails
-    /// as the version it waited on, which the file as it ends up is not, so the next refresh
-    /// reads that. A settled version that fails is remembered.
+    /// as the version it waited on, which the file as it ends up is not,
+    /// so the next refresh reads that. A settled version that fails is
+    /// remembered.
     #[test]
     fn a_version_still_being_written_is_not_remembered() {
         use std::sync::atomic::{AtomicBool, Ordering};
