@@ -186,7 +186,7 @@ pub fn exporter_source(bytes: &[u8]) -> Vec<ovpn_exporter::render::SourceState> 
 pub fn exporter_options(client_metrics: bool) -> ovpn_exporter::render::Options {
     ovpn_exporter::render::Options {
         client_metrics,
-        kumina_names: false,
+        kumina: ovpn_exporter::render::Kumina::Off,
         collectors: ovpn_exporter::collect::Collectors::ALL,
         privacy: ovpn_exporter::render::privacy::Privacy::Keep,
     }

@@ -429,7 +429,7 @@ pub fn render_and_check(flags: u8, doc: &[u8]) {
     use ovpn_exporter::collect::Collectors;
     use ovpn_exporter::config::SourceSpec;
     use ovpn_exporter::render::privacy::Privacy;
-    use ovpn_exporter::render::{Options as RenderOptions, Rendered, SourceState};
+    use ovpn_exporter::render::{Kumina, Options as RenderOptions, Rendered, SourceState};
     use ovpn_exporter::snapshot::Snapshot;
     use std::sync::Arc;
 
@@ -490,7 +490,12 @@ pub fn render_and_check(flags: u8, doc: &[u8]) {
     ][doc.len() % 3];
     let opts = RenderOptions {
         client_metrics: flags & 8 == 0,
-        kumina_names: flags & 4 != 0,
+        // Per common name for odd lengths, so that it meets every shape.
+        kumina: match (flags & 4 != 0, doc.len() % 2 == 1) {
+            (false, _) => Kumina::Off,
+            (true, false) => Kumina::On,
+            (true, true) => Kumina::IgnoreIndividuals,
+        },
         collectors,
         privacy,
     };

@@ -249,6 +249,17 @@ pub struct Cli {
     )]
     pub kumina_names: bool,
 
+    /// With `--kumina-names`: kumina's per-client and per-route series
+    /// labelled by `status_path` and `common_name` alone, one per common
+    /// name (kumina's `-ignore.individuals`), rows summed.
+    #[arg(
+        long = "kumina-names.ignore-individuals",
+        env = "OVPN_EXPORTER_KUMINA_NAMES_IGNORE_INDIVIDUALS",
+        value_parser = BoolishValueParser::new(),
+        requires = "kumina_names"
+    )]
+    pub kumina_ignore_individuals: bool,
+
     /// What common names, usernames and real addresses become in every
     /// output (`/metrics`, `/sessions`): `keep`; `hash`, a keyed pseudonym
     /// (needs `--labels.hash-key-file`); `drop`, empty.
@@ -349,6 +360,23 @@ where
         None | Some(ValueSource::DefaultValue)
     );
     Ok((cli, given))
+}
+
+/// A clap error as one line: its first, without `error: `, and the items a
+/// first line ending in `:` lists below it (the required flags missing).
+pub fn one_line(e: &clap::Error) -> String {
+    let msg = e.to_string();
+    let mut lines = msg.lines();
+    let first = lines.next().unwrap_or("invalid arguments");
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
+    if line.ends_with(':') {
+        let items: Vec<&str> = lines
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        line = format!("{line} {}", items.join(", "));
+    }
+    line
 }
 
 /// `args` with a second dash before each long flag written after one
@@ -488,6 +516,20 @@ mod tests {
 
     fn words(args: &[&str]) -> Vec<OsString> {
         args.iter().map(OsString::from).collect()
+    }
+
+    /// A refused command line is one line, naming what is missing.
+    #[test]
+    fn errors_are_one_line() {
+        let error = |args: &[&str]| one_line(&parse_from(words(args)).unwrap_err());
+        assert_eq!(
+            error(&["e", "--kumina-names.ignore-individuals", "--once"]),
+            "the following required arguments were not provided: --kumina-names"
+        );
+        assert_eq!(
+            error(&["e", "--bogus"]),
+            "unexpected argument '--bogus' found"
+        );
     }
 
     /// The Go exporter's flag package takes `-config.file`: so does this

@@ -33,8 +33,8 @@ use std::sync::Arc;
 
 use crate::cli::{Cli, Redact};
 use crate::config::{FileSettings, SourceSpec};
-use crate::render::Options;
 use crate::render::privacy::Privacy;
+use crate::render::{Kumina, Options};
 use crate::source::Limits;
 use crate::state::Exporter;
 use crate::web::access::Access;
@@ -84,7 +84,11 @@ pub fn run(cli: &Cli, file: Option<FileSettings>) -> Result<(), String> {
     let opts = Options {
         client_metrics: !cli.no_client_metrics,
         collectors: collect::Collectors::ALL,
-        kumina_names: cli.kumina_names,
+        kumina: match (cli.kumina_names, cli.kumina_ignore_individuals) {
+            (false, _) => Kumina::Off,
+            (true, false) => Kumina::On,
+            (true, true) => Kumina::IgnoreIndividuals,
+        },
         privacy: privacy(cli)?,
     };
     // A bad web config is a configuration error, with `--once` too; in

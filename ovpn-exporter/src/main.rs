@@ -20,13 +20,7 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
-            // One line naming the problem; clap's usage hint follows it.
-            let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
-                "ovpn-exporter: {} (see --help)",
-                first.strip_prefix("error: ").unwrap_or(first)
-            );
+            eprintln!("ovpn-exporter: {} (see --help)", cli::one_line(&e));
             return ExitCode::from(2);
         }
     };

@@ -143,7 +143,7 @@ mod tests {
         };
         let opts = Options {
             client_metrics: true,
-            kumina_names: false,
+            kumina: crate::render::Kumina::Off,
             collectors: Collectors::ALL,
             privacy: crate::render::privacy::Privacy::Keep,
         };

@@ -10,7 +10,7 @@ use ovpn_exporter::collect::Collectors;
 use ovpn_exporter::config::SourceSpec;
 use ovpn_exporter::render::privacy::Privacy;
 use ovpn_exporter::render::text::Exposition;
-use ovpn_exporter::render::{Options, SourceState, exposition};
+use ovpn_exporter::render::{Kumina, Options, SourceState, exposition};
 use ovpn_exporter::snapshot::Snapshot;
 
 fn corpus(rel: &str) -> PathBuf {
@@ -73,7 +73,7 @@ fn every_family_with_kumina_names() {
         "all-kumina.prom",
         Options {
             client_metrics: true,
-            kumina_names: true,
+            kumina: Kumina::On,
             collectors: Collectors::ALL,
             privacy: Privacy::Keep,
         },
@@ -86,7 +86,7 @@ fn clients_only_hashed() {
         "clients-hashed.prom",
         Options {
             client_metrics: true,
-            kumina_names: true,
+            kumina: Kumina::On,
             collectors: Collectors::CLIENTS,
             privacy: Privacy::hash_with(b"a golden key\n"),
         },
@@ -99,7 +99,7 @@ fn server_without_client_metrics_dropped() {
         "server-dropped.prom",
         Options {
             client_metrics: false,
-            kumina_names: false,
+            kumina: Kumina::Off,
             collectors: Collectors::ALL,
             privacy: Privacy::Drop,
         },

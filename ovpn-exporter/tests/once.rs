@@ -133,6 +133,73 @@ fn kumina_names_count_a_file_named_twice_once() {
     }
 }
 
+/// `--kumina-names.ignore-individuals`, as kumina's `-ignore.individuals`:
+/// per-client and per-route series labelled by `status_path` and
+/// `common_name` alone, a common name's connections summed (kumina would
+/// have failed the scrape on the duplicate) and its latest route kept.
+#[test]
+fn kumina_names_ignore_individuals_is_one_series_per_common_name() {
+    let dir = tempdir("kumina-individuals");
+    let path = dir.join("s.status");
+    std::fs::write(
+        &path,
+        "TITLE,OpenVPN 2.6.14\nTIME,2026-11-22 15:16:56,1795360616\n\
+         HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Virtual IPv6 Address,\
+         Bytes Received,Bytes Sent,Connected Since,Connected Since (time_t),Username,\
+         Client ID,Peer ID,Data Channel Cipher\n\
+         CLIENT_LIST,alice,198.51.100.1:1000,10.8.0.2,,100,1000,x,1795360000,alice,0,0,AES-256-GCM\n\
+         CLIENT_LIST,alice,198.51.100.2:2000,10.8.0.3,,20,200,x,1795360100,UNDEF,1,1,AES-256-GCM\n\
+         CLIENT_LIST,bob,198.51.100.3:3000,10.8.0.4,,3,30,x,1795360200,bob,2,2,AES-256-GCM\n\
+         HEADER,ROUTING_TABLE,Virtual Address,Common Name,Real Address,Last Ref,Last Ref (time_t)\n\
+         ROUTING_TABLE,10.8.0.2,alice,198.51.100.1:1000,x,1795360500\n\
+         ROUTING_TABLE,10.8.0.3,alice,198.51.100.2:2000,x,1795360600\n\
+         ROUTING_TABLE,10.8.0.4,bob,198.51.100.3:3000,x,1795360400\n\
+         GLOBAL_STATS,Max bcast/mcast queue length,0\nEND\n",
+    )
+    .unwrap();
+    let p = path.to_str().unwrap();
+    let series = |args: &[&str], name: &str| {
+        let (code, out, err) = once(&[&["--kumina-names", "--status-file", p], args].concat());
+        assert_eq!(code, 0, "{err}");
+        let mut v: Vec<(Vec<(String, String)>, f64)> = check(&out)
+            .all(name)
+            .into_iter()
+            .map(|s| (s.labels.clone(), s.value))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let by_name = |cn: &str| {
+        vec![
+            ("status_path".to_owned(), p.to_owned()),
+            ("common_name".to_owned(), cn.to_owned()),
+        ]
+    };
+    for (name, alice, bob) in [
+        ("openvpn_server_client_received_bytes_total", 120.0, 3.0),
+        ("openvpn_server_client_sent_bytes_total", 1200.0, 30.0),
+        (
+            "openvpn_server_route_last_reference_time_seconds",
+            1_795_360_600.0,
+            1_795_360_400.0,
+        ),
+    ] {
+        assert_eq!(
+            series(&["--kumina-names.ignore-individuals"], name),
+            [(by_name("alice"), alice), (by_name("bob"), bob)],
+            "{name}"
+        );
+        // Per connection without it: alice twice, with every label.
+        let each = series(&[], name);
+        assert_eq!(each.len(), 3, "{name}");
+        assert!(each.iter().all(|(labels, _)| labels.len() > 2), "{name}");
+    }
+    // Only with --kumina-names.
+    let (code, _, err) = once(&["--kumina-names.ignore-individuals", "--status-file", p]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--kumina-names"), "{err}");
+}
+
 #[test]
 fn v1_virtual_address_comes_from_the_matching_host_route() {
     // user1 and user2 have routes whose real address differs: no match.

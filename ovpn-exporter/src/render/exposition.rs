@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use super::hash::{TextRows, Texts};
 use super::privacy::{Field, Redactor};
 use super::text::{Exposition, escape_label, write_label};
-use super::{Options, SourceRef};
+use super::{Kumina, Options, SourceRef};
 use crate::collect::Collectors;
 use crate::snapshot::{ClientRef, Snapshot};
 
@@ -214,12 +214,13 @@ pub fn families<'a>(sources: &'a [SourceRef<'a>], opts: Options) -> Families<'a>
             .into_iter()
             .flat_map(|pc| per_client_families(&pc, rows)),
     );
-    if opts.kumina_names {
+    if opts.kumina != Kumina::Off {
         if server {
             out.extend(super::kumina::server(sources));
         }
         if clients {
-            out.extend(super::kumina::clients(sources, &red));
+            let individuals = opts.kumina == Kumina::On;
+            out.extend(super::kumina::clients(sources, &red, individuals));
         }
     }
     Families { list: out, prepare }

@@ -1,7 +1,9 @@
 //! The kumina `openvpn_exporter`'s family names, for users migrating from
-//! it: same names, types and labels (`status_path` is the file path), but
-//! never a duplicate series: rows whose labels collide are summed (bytes)
-//! or keep the latest value (route last reference).
+//! it: same names, types and labels (`status_path` is the file path; with
+//! its `-ignore.individuals`, per-client and per-route series labelled by
+//! common name alone), but never a duplicate series: rows whose labels
+//! collide are summed (bytes) or keep the latest value (route last
+//! reference).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -171,17 +173,30 @@ const ROUTE_LABELS: [&str; 4] = [
     "virtual_address",
 ];
 
-/// Per-client and per-route families.
-pub fn clients<'a>(sources: &'a [SourceRef<'a>], red: &Redactor) -> [Family<'a>; 3] {
+/// Per-client and per-route families: one series per connection with
+/// `individuals`, else (kumina's `-ignore.individuals`) one per common
+/// name, labelled `status_path` and `common_name` alone.
+pub fn clients<'a>(
+    sources: &'a [SourceRef<'a>],
+    red: &Redactor,
+    individuals: bool,
+) -> [Family<'a>; 3] {
+    // The labels kept: the first two, or all.
+    let (client_labels, route_labels) = if individuals {
+        (CLIENT_LABELS.len(), ROUTE_LABELS.len())
+    } else {
+        (2, 2)
+    };
     // Label values in kumina's order: status_path, common_name,
-    // connection_time, real_address, virtual_address, username.
+    // connection_time, real_address, virtual_address, username; those not
+    // kept are left empty, so that their rows are one series.
     let mut bytes: BTreeMap<[String; 6], (u64, u64)> = BTreeMap::new();
     let mut routes: BTreeMap<[String; 4], u64> = BTreeMap::new();
     for s in distinct(sources) {
         let Some(v) = s.snapshot else { continue };
         let path = path_of(s).into_owned();
         for c in v.clients() {
-            let key = [
+            let mut key = [
                 path.clone(),
                 red.apply(Field::CommonName, c.common_name()).into_owned(),
                 c.connected_since_unix()
@@ -193,18 +208,20 @@ pub fn clients<'a>(sources: &'a [SourceRef<'a>], red: &Redactor) -> [Family<'a>;
                     .map(|u| red.apply(Field::Username, u).into_owned())
                     .unwrap_or_default(),
             ];
+            key[client_labels..].fill_with(String::new);
             let e = bytes.entry(key).or_default();
             e.0 = e.0.saturating_add(c.bytes_received());
             e.1 = e.1.saturating_add(c.bytes_sent());
         }
         for r in v.route_rows() {
             let Some(t) = r.last_ref_unix else { continue };
-            let key = [
+            let mut key = [
                 path.clone(),
                 red.apply(Field::CommonName, r.common_name).into_owned(),
                 red.apply(Field::RealAddress, r.real_address).into_owned(),
                 r.virtual_address.to_owned(),
             ];
+            key[route_labels..].fill_with(String::new);
             let e = routes.entry(key).or_default();
             *e = (*e).max(t);
         }
@@ -215,7 +232,8 @@ pub fn clients<'a>(sources: &'a [SourceRef<'a>], red: &Redactor) -> [Family<'a>;
         let bytes = Arc::clone(&bytes);
         Family::each(name, "counter", help, bytes.len(), move |out, i| {
             if let Some((key, counts)) = bytes.get(i) {
-                out.sample(name, &labels(&CLIENT_LABELS, key), pick(counts));
+                let labels = labels(&CLIENT_LABELS, key);
+                out.sample(name, &labels[..client_labels], pick(counts));
             }
         })
     };
@@ -239,7 +257,7 @@ pub fn clients<'a>(sources: &'a [SourceRef<'a>], red: &Redactor) -> [Family<'a>;
                 if let Some((key, t)) = routes.get(i) {
                     out.sample(
                         "openvpn_server_route_last_reference_time_seconds",
-                        &labels(&ROUTE_LABELS, key),
+                        &labels(&ROUTE_LABELS, key)[..route_labels],
                         *t,
                     );
                 }

@@ -32,12 +32,25 @@ const PIECE_ROWS: usize = 2048;
 pub struct Options {
     /// Emit per-client series.
     pub client_metrics: bool,
-    /// Also emit the kumina exporter's `openvpn_*` families.
-    pub kumina_names: bool,
+    /// Also emit the kumina exporter's `openvpn_*` families, and how.
+    pub kumina: Kumina,
     /// Family groups to emit.
     pub collectors: crate::collect::Collectors,
     /// What common names, usernames and real addresses become.
     pub privacy: privacy::Privacy,
+}
+
+/// Whether the kumina exporter's `openvpn_*` families are emitted, and
+/// how its per-client and per-route series are told apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kumina {
+    /// Not emitted.
+    Off,
+    /// One series per connection, as kumina by default.
+    On,
+    /// One series per common name (`status_path` and `common_name` alone),
+    /// as kumina with `-ignore.individuals`.
+    IgnoreIndividuals,
 }
 
 /// The state of one source at render time.
@@ -383,7 +396,7 @@ mod tests {
     fn with_clients(collectors: Collectors) -> Options {
         Options {
             client_metrics: true,
-            kumina_names: false,
+            kumina: Kumina::Off,
             collectors,
             privacy: privacy::Privacy::Keep,
         }
@@ -515,14 +528,18 @@ END\n";
             source("udp", ovpn_testgen::Version::V3, 1),
             source("tcp", ovpn_testgen::Version::V1, 2),
         ];
-        for (collectors, kumina_names, privacy) in [
-            (Collectors::ALL, true, privacy::Privacy::Keep),
-            (Collectors::CLIENTS, true, privacy::Privacy::hash_with(b"k")),
-            (Collectors::SERVER, false, privacy::Privacy::Drop),
+        for (collectors, kumina, privacy) in [
+            (Collectors::ALL, Kumina::On, privacy::Privacy::Keep),
+            (
+                Collectors::CLIENTS,
+                Kumina::IgnoreIndividuals,
+                privacy::Privacy::hash_with(b"k"),
+            ),
+            (Collectors::SERVER, Kumina::Off, privacy::Privacy::Drop),
         ] {
             let opts = Options {
                 client_metrics: true,
-                kumina_names,
+                kumina,
                 collectors,
                 privacy,
             };
