@@ -2,7 +2,7 @@
 # Checks every exposition the exporter can produce with promtool (Debian's
 # `prometheus` package): each corpus and peer status file, alone and all
 # together, with the default, --no-client-metrics and --kumina-names
-# families, with --labels.redact drop and hash, and the process metrics a
+# families (per connection and per common name), with --labels.redact drop and hash, and the process metrics a
 # running exporter serves on /prom. Parse errors fail; lint warnings are
 # allowed only for the two legacy names kept for compatibility with the
 # seed exporter. A missing or empty corpus fails: a check of nothing must
@@ -77,7 +77,8 @@ for f in "${files[@]}"; do
     check --status-file "$f"
     all+=(--status-file "s$checked=$f")
 done
-for flags in "" --no-client-metrics --kumina-names; do
+for flags in "" --no-client-metrics --kumina-names \
+    "--kumina-names --kumina-names.ignore-individuals"; do
     # shellcheck disable=SC2086
     check $flags "${all[@]}"
 done
@@ -88,7 +89,7 @@ for redact in drop hash; do
     if [ "$redact" = hash ]; then
         opts+=(--labels.hash-key-file "$work/hash.key")
     fi
-    for flags in "" --kumina-names; do
+    for flags in "" --kumina-names "--kumina-names --kumina-names.ignore-individuals"; do
         # shellcheck disable=SC2086
         check "${opts[@]}" $flags "${all[@]}"
     done
