@@ -293,7 +293,8 @@ pub struct Cli {
     #[arg(
         long = "once.output",
         env = "OVPN_EXPORTER_ONCE_OUTPUT",
-        value_name = "FILE"
+        value_name = "FILE",
+        requires = "once"
     )]
     pub once_output: Option<PathBuf>,
 
@@ -525,6 +526,10 @@ mod tests {
         assert_eq!(
             error(&["e", "--kumina-names.ignore-individuals", "--once"]),
             "the following required arguments were not provided: --kumina-names"
+        );
+        assert_eq!(
+            error(&["e", "--once.output", "/tmp/x.prom", "--status-file", "s"]),
+            "the following required arguments were not provided: --once"
         );
         assert_eq!(
             error(&["e", "--bogus"]),
