@@ -255,8 +255,7 @@ pub struct Cli {
     #[arg(
         long = "kumina-names.ignore-individuals",
         env = "OVPN_EXPORTER_KUMINA_NAMES_IGNORE_INDIVIDUALS",
-        value_parser = BoolishValueParser::new(),
-        requires = "kumina_names"
+        value_parser = BoolishValueParser::new()
     )]
     pub kumina_ignore_individuals: bool,
 
@@ -293,8 +292,7 @@ pub struct Cli {
     #[arg(
         long = "once.output",
         env = "OVPN_EXPORTER_ONCE_OUTPUT",
-        value_name = "FILE",
-        requires = "once"
+        value_name = "FILE"
     )]
     pub once_output: Option<PathBuf>,
 
@@ -356,6 +354,23 @@ where
     let args = double_dashed(&cmd, args);
     let matches = cmd.try_get_matches_from_mut(args)?;
     let cli = Cli::from_arg_matches(&matches)?;
+    // Checked on the values, not on clap's `requires`, for which a
+    // variable set to 0 is given.
+    let mut needs = |missing: bool, msg: &str| {
+        if missing {
+            Err(cmd.error(clap::error::ErrorKind::MissingRequiredArgument, msg))
+        } else {
+            Ok(())
+        }
+    };
+    needs(
+        cli.once_output.is_some() && !cli.once,
+        "--once.output needs --once",
+    )?;
+    needs(
+        cli.kumina_ignore_individuals && !cli.kumina_names,
+        "--kumina-names.ignore-individuals needs --kumina-names",
+    )?;
     let given = !matches!(
         matches.value_source("log_level"),
         None | Some(ValueSource::DefaultValue)
@@ -363,8 +378,9 @@ where
     Ok((cli, given))
 }
 
-/// A clap error as one line: its first, without `error: `, and the items a
-/// first line ending in `:` lists below it (the required flags missing).
+/// A clap error as one line: its first, without `error: `, the items a
+/// first line ending in `:` lists below it (the required flags missing),
+/// and clap's possible values and tip.
 pub fn one_line(e: &clap::Error) -> String {
     let msg = e.to_string();
     let mut lines = msg.lines();
@@ -372,10 +388,18 @@ pub fn one_line(e: &clap::Error) -> String {
     let mut line = first.strip_prefix("error: ").unwrap_or(first).to_owned();
     if line.ends_with(':') {
         let items: Vec<&str> = lines
+            .by_ref()
             .take_while(|l| !l.trim().is_empty())
             .map(str::trim)
             .collect();
         line = format!("{line} {}", items.join(", "));
+    }
+    for l in lines.map(str::trim) {
+        if let Some(values) = l.strip_prefix("[possible values: ") {
+            line = format!("{line} (possible values: {}", values.replace(']', ")"));
+        } else if let Some(tip) = l.strip_prefix("tip: ") {
+            line = format!("{line}; {tip}");
+        }
     }
     line
 }
@@ -525,15 +549,25 @@ mod tests {
         let error = |args: &[&str]| one_line(&parse_from(words(args)).unwrap_err());
         assert_eq!(
             error(&["e", "--kumina-names.ignore-individuals", "--once"]),
-            "the following required arguments were not provided: --kumina-names"
+            "--kumina-names.ignore-individuals needs --kumina-names"
         );
         assert_eq!(
             error(&["e", "--once.output", "/tmp/x.prom", "--status-file", "s"]),
-            "the following required arguments were not provided: --once"
+            "--once.output needs --once"
         );
         assert_eq!(
             error(&["e", "--bogus"]),
             "unexpected argument '--bogus' found"
+        );
+        assert_eq!(
+            error(&["e", "--labels.redact", "maybe"]),
+            "invalid value 'maybe' for '--labels.redact <REDACT>' \
+             (possible values: keep, hash, drop)"
+        );
+        assert_eq!(
+            error(&["e", "--kumina-name"]),
+            "unexpected argument '--kumina-name' found; \
+             a similar argument exists: '--kumina-names'"
         );
     }
 

@@ -200,6 +200,61 @@ fn kumina_names_ignore_individuals_is_one_series_per_common_name() {
     assert!(err.contains("--kumina-names"), "{err}");
 }
 
+/// A flag that needs another is judged on the values, those of the
+/// environment included: a variable set to 0 neither gives the flag it
+/// stands for nor is refused for lacking one.
+#[test]
+fn flags_that_need_another_read_the_environment_values() {
+    let f = peer("kumina-openvpn_exporter/server2.status");
+    let out = tempdir("needs").join("out.prom");
+    let run = |envs: &[(&str, &str)]| {
+        let mut child = std::process::Command::new(common::bin())
+            .args(["--status-file", f.to_str().unwrap()])
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .envs(envs.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A server started by mistake is stopped.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > until {
+                child.kill().unwrap();
+                panic!("{envs:?}: still running after 10 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        (status.code(), err)
+    };
+    let output = out.to_str().unwrap();
+    let (code, err) = run(&[
+        ("OVPN_EXPORTER_ONCE", "0"),
+        ("OVPN_EXPORTER_ONCE_OUTPUT", output),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--once.output needs --once"), "{err}");
+    let (code, err) = run(&[
+        ("OVPN_EXPORTER_ONCE", "1"),
+        ("OVPN_EXPORTER_ONCE_OUTPUT", output),
+        ("OVPN_EXPORTER_KUMINA_NAMES_IGNORE_INDIVIDUALS", "0"),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(std::fs::read_to_string(&out).unwrap().contains("ovpn_up"));
+    let (code, err) = run(&[
+        ("OVPN_EXPORTER_ONCE", "1"),
+        ("OVPN_EXPORTER_KUMINA_NAMES", "0"),
+        ("OVPN_EXPORTER_KUMINA_NAMES_IGNORE_INDIVIDUALS", "1"),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("needs --kumina-names"), "{err}");
+}
+
 #[test]
 fn v1_virtual_address_comes_from_the_matching_host_route() {
     // user1 and user2 have routes whose real address differs: no match.
