@@ -189,39 +189,55 @@ pub fn clients<'a>(
     };
     // Label values in kumina's order: status_path, common_name,
     // connection_time, real_address, virtual_address, username; those not
-    // kept are left empty, so that their rows are one series.
+    // kept are left empty (and not hashed), so that their rows are one
+    // series.
     let mut bytes: BTreeMap<[String; 6], (u64, u64)> = BTreeMap::new();
     let mut routes: BTreeMap<[String; 4], u64> = BTreeMap::new();
     for s in distinct(sources) {
         let Some(v) = s.snapshot else { continue };
         let path = path_of(s).into_owned();
         for c in v.clients() {
-            let mut key = [
-                path.clone(),
-                red.apply(Field::CommonName, c.common_name()).into_owned(),
-                c.connected_since_unix()
-                    .map(|t| t.to_string())
-                    .unwrap_or_default(),
-                red.apply(Field::RealAddress, c.real_address()).into_owned(),
-                c.virtual_address().to_owned(),
-                c.username()
-                    .map(|u| red.apply(Field::Username, u).into_owned())
-                    .unwrap_or_default(),
-            ];
-            key[client_labels..].fill_with(String::new);
+            let cn = red.apply(Field::CommonName, c.common_name()).into_owned();
+            let key = if individuals {
+                [
+                    path.clone(),
+                    cn,
+                    c.connected_since_unix()
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    red.apply(Field::RealAddress, c.real_address()).into_owned(),
+                    c.virtual_address().to_owned(),
+                    c.username()
+                        .map(|u| red.apply(Field::Username, u).into_owned())
+                        .unwrap_or_default(),
+                ]
+            } else {
+                [
+                    path.clone(),
+                    cn,
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]
+            };
             let e = bytes.entry(key).or_default();
             e.0 = e.0.saturating_add(c.bytes_received());
             e.1 = e.1.saturating_add(c.bytes_sent());
         }
         for r in v.route_rows() {
             let Some(t) = r.last_ref_unix else { continue };
-            let mut key = [
-                path.clone(),
-                red.apply(Field::CommonName, r.common_name).into_owned(),
-                red.apply(Field::RealAddress, r.real_address).into_owned(),
-                r.virtual_address.to_owned(),
-            ];
-            key[route_labels..].fill_with(String::new);
+            let cn = red.apply(Field::CommonName, r.common_name).into_owned();
+            let key = if individuals {
+                [
+                    path.clone(),
+                    cn,
+                    red.apply(Field::RealAddress, r.real_address).into_owned(),
+                    r.virtual_address.to_owned(),
+                ]
+            } else {
+                [path.clone(), cn, String::new(), String::new()]
+            };
             let e = routes.entry(key).or_default();
             *e = (*e).max(t);
         }
