@@ -23,9 +23,9 @@ use tokio::time::{Instant, Sleep};
 /// This catches what hyper's header read timeout does not: a client that
 /// stops reading a response (its receive window full, the write pending
 /// forever) and a TLS handshake that stalls. Progress in one direction
-/// counts for both, so a long response to a slow but steady reader is
-/// never cut, and a read hyper keeps pending while it writes is not
-/// mistaken for an idle connection.
+/// counts for both, so a long response to a slow but steady reader is not
+/// cut by this timeout, and a read hyper keeps pending while it writes is
+/// not mistaken for an idle connection.
 ///
 /// With [`Stall::limit_responses`], a response also fails the connection
 /// once it has been sending for longer than the write timeout: a reader
