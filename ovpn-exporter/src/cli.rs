@@ -396,7 +396,8 @@ pub fn one_line(e: &clap::Error) -> String {
     }
     for l in lines.map(str::trim) {
         if let Some(values) = l.strip_prefix("[possible values: ") {
-            line = format!("{line} (possible values: {}", values.replace(']', ")"));
+            let values = values.strip_suffix(']').unwrap_or(values);
+            line = format!("{line} (possible values: {values})");
         } else if let Some(tip) = l.strip_prefix("tip: ") {
             line = format!("{line}; {tip}");
         }

@@ -1,7 +1,6 @@
 //! The `dump` example's exit status (its output is checked in `corpus.rs`,
 //! through the same code).
 
-#[allow(dead_code)]
 #[path = "../examples/dump/json.rs"]
 mod json;
 

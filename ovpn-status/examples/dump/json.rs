@@ -1,5 +1,5 @@
 //! The dump's JSON Lines writer, shared with the golden-file tests
-//! (`tests/corpus.rs` includes this file).
+//! (`tests/corpus.rs` and `tests/dump.rs` include this file).
 
 use std::io::{self, Write};
 
@@ -37,7 +37,7 @@ pub fn run(input: &[u8], chunk: Option<usize>, out: &mut impl Write) -> u8 {
 }
 
 /// The whole-buffer door.
-pub fn whole(input: &[u8], out: &mut impl Write) -> io::Result<Result<(), Error>> {
+fn whole(input: &[u8], out: &mut impl Write) -> io::Result<Result<(), Error>> {
     for record in ovpn_status::parse(input) {
         match record {
             Ok(r) => write_record(out, &r)?,
@@ -49,7 +49,7 @@ pub fn whole(input: &[u8], out: &mut impl Write) -> io::Result<Result<(), Error>
 
 /// The streaming door, fed `n` bytes at a time through a buffer that keeps
 /// only the unconsumed tail, as a network reader would.
-pub fn chunked(input: &[u8], n: usize, out: &mut impl Write) -> io::Result<Result<(), Error>> {
+fn chunked(input: &[u8], n: usize, out: &mut impl Write) -> io::Result<Result<(), Error>> {
     let mut parser = Parser::new();
     let mut buf: Vec<u8> = Vec::new();
     let mut chunks = input.chunks(n);
@@ -78,7 +78,7 @@ pub fn chunked(input: &[u8], n: usize, out: &mut impl Write) -> io::Result<Resul
     }
 }
 
-pub fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
+fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()> {
     match record {
         Record::Format(f) => write!(out, r#"{{"record":"format","format":"{f}"}}"#)?,
         Record::Title(t) => {
@@ -151,7 +151,7 @@ pub fn write_record(out: &mut impl Write, record: &Record<'_>) -> io::Result<()>
     out.write_all(b"\n")
 }
 
-pub fn write_error(out: &mut impl Write, e: &Error) -> io::Result<()> {
+fn write_error(out: &mut impl Write, e: &Error) -> io::Result<()> {
     write!(out, r#"{{"record":"error","line":{},"message":"#, e.line())?;
     string(out, Text::new(e.to_string().as_bytes()))?;
     out.write_all(b"}\n")
