@@ -255,10 +255,28 @@ impl App {
                 let Some(r) = self.current(Collectors::ALL).await else {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
                 };
-                let body = tokio::task::spawn_blocking(move || r.sessions())
-                    .await
-                    .unwrap_or_default();
-                response(StatusCode::OK, "application/json", body)
+                let gzip = accepts_gzip(&req);
+                let body = tokio::task::spawn_blocking(move || {
+                    if gzip {
+                        r.sessions_gzip()
+                    } else {
+                        r.sessions()
+                    }
+                })
+                .await;
+                let body = match body {
+                    Ok(body) => body,
+                    // The handler's panic: counted, logged and a 500.
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
+                };
+                let mut resp = response(StatusCode::OK, "application/json", body);
+                let headers = resp.headers_mut();
+                headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+                if gzip {
+                    headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                }
+                resp
             }
             _ => plain(StatusCode::NOT_FOUND, "not found\n"),
         }

@@ -350,6 +350,25 @@ fn sessions_json_field_by_field() {
             list.iter().any(|o| o["remoteport"] == ""),
             "no port-less IPv6 peer tested"
         );
+        assert_eq!(r.header("content-encoding"), None);
+        assert_eq!(r.header("vary"), Some("Accept-Encoding"));
+        // A gzip copy, made once, of the same JSON.
+        for _ in 0..2 {
+            let gz = server.get_with(endpoint, &[("accept-encoding", "gzip")]);
+            assert_eq!(gz.status, 200);
+            assert_eq!(gz.header("content-type"), Some("application/json"));
+            assert_eq!(gz.header("content-encoding"), Some("gzip"));
+            assert_eq!(gz.header("vary"), Some("Accept-Encoding"));
+            let mut json = Vec::new();
+            flate2::read::GzDecoder::new(&gz.body[..])
+                .read_to_end(&mut json)
+                .unwrap();
+            assert!(json == r.body, "the gzip copy inflates to other JSON");
+            assert!(gz.body.len() < r.body.len() / 3, "{}", gz.body.len());
+        }
+        let refused = server.get_with(endpoint, &[("accept-encoding", "gzip;q=0")]);
+        assert_eq!(refused.header("content-encoding"), None);
+        assert!(refused.body == r.body);
     }
 }
 
