@@ -1,6 +1,7 @@
 //! Renders a generated status-version 3 document the way a scrape after a
 //! change does, with a time per stage, for profilers and quick checks:
-//! `target/release/examples/render 100000 [rounds] [--no-client-metrics]`.
+//! `target/release/examples/render 100000 [rounds] [--no-client-metrics]`
+//! (then the inflated plain text, the `/sessions` JSON and its gzip copy).
 //! Rendering runs on several threads, so it also prints the CPU time the
 //! process spent in it (Linux, 10 ms resolution): on a shared machine that
 //! is steadier than the wall time.
@@ -30,12 +31,21 @@ fn main() {
         let t = Instant::now();
         let plain = r.metrics();
         let inflated = t.elapsed();
+        let t = Instant::now();
+        let sessions = r.sessions();
+        let json = t.elapsed();
+        let t = Instant::now();
+        let sessions_gz = r.sessions_gzip();
+        let json_gz = t.elapsed();
         println!(
             "{} status bytes: snapshot {parsed:.1?}; render+gzip {rendered:.1?}, {render_cpu} ms CPU \
-             ({} bytes gzip); inflate {inflated:.1?} ({} bytes)",
+             ({} bytes gzip); inflate {inflated:.1?} ({} bytes); sessions {json:.1?} ({} bytes), \
+             its gzip {json_gz:.1?} ({} bytes)",
             bytes.len(),
             r.metrics_gzip().len(),
-            plain.len()
+            plain.len(),
+            sessions.len(),
+            sessions_gz.len()
         );
     }
 }
