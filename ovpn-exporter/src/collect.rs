@@ -14,6 +14,9 @@ impl Collectors {
     pub const EXPORTER: Collectors = Collectors(4);
     /// Everything: the default without `collect[]`.
     pub const ALL: Collectors = Collectors(7);
+    /// No families: a rendering made for its snapshots alone, as
+    /// `/sessions` asks for them (no `collect[]` query names it).
+    pub const NONE: Collectors = Collectors(0);
 
     const NAMES: [(&'static str, Collectors); 3] = [
         ("server", Collectors::SERVER),

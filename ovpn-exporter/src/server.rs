@@ -252,7 +252,9 @@ impl App {
                 response(StatusCode::OK, TEXT_FORMAT, Bytes::from(body))
             }
             "/sessions" | "/sessions_local" if self.settings.sessions => {
-                let Some(r) = self.current(Collectors::ALL).await else {
+                // The snapshots, without paying for an exposition no one
+                // may ask for (a scrape renders its own).
+                let Some(r) = self.current(Collectors::NONE).await else {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
                 };
                 let gzip = accepts_gzip(&req);

@@ -103,7 +103,8 @@ impl Exporter {
         };
         let (r, job) = Rendered::start(states, opts, self.server.clone());
         let r = Arc::new(r);
-        // At most one rendering per distinct collector set (7 sets).
+        // At most one rendering per distinct collector set: the seven a
+        // scrape can ask for, and none for `/sessions`.
         if let Some(c) = self.cache.as_mut() {
             c.1.push((collectors, Arc::clone(&r)));
         }
@@ -164,6 +165,45 @@ mod tests {
         assert!(!Arc::ptr_eq(&first, &changed));
         let text = String::from_utf8(changed.metrics().to_vec()).unwrap();
         assert!(text.contains("name=\"Auth read bytes\"} 22\n"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// `/sessions` asks for no collectors: the same snapshots and list,
+    /// without an exposition.
+    #[test]
+    fn no_collectors_render_sessions_alone() {
+        let dir = std::env::temp_dir().join(format!("ovpn-exp-none-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s");
+        std::fs::write(
+            &path,
+            "TITLE,OpenVPN 2.6.14 x86_64-pc-linux-gnu\n\
+             TIME,2026-01-01 00:00:00,1767225600\n\
+             HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Virtual IPv6 Address,\
+             Bytes Received,Bytes Sent,Connected Since,Connected Since (time_t),Username,\
+             Client ID,Peer ID,Data Channel Cipher\n\
+             CLIENT_LIST,alice,198.51.100.7:5000,10.8.0.2,,100,200,2026-01-01 00:00:00,\
+             1767225600,UNDEF,1,0,AES-256-GCM\n\
+             END\n",
+        )
+        .unwrap();
+        let opts = Options {
+            client_metrics: true,
+            kumina: crate::render::Kumina::Off,
+            collectors: Collectors::ALL,
+            privacy: crate::render::privacy::Privacy::Keep,
+        };
+        let spec = SourceSpec::new("s", path.clone());
+        let mut exp = Exporter::new(vec![spec], Limits::default(), opts);
+        let none = exp.refresh(Collectors::NONE);
+        assert!(none.metrics().is_empty());
+        assert!(Arc::ptr_eq(&none, &exp.refresh(Collectors::NONE)));
+        let all = exp.refresh(Collectors::ALL);
+        assert!(!all.metrics().is_empty());
+        assert_eq!(none.sessions(), all.sessions());
+        let list: serde_json::Value = serde_json::from_slice(&none.sessions()).unwrap();
+        assert_eq!(list[0]["remoteid"], "alice");
+        assert_eq!(list[0]["bytesin"], "100");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
