@@ -352,7 +352,9 @@ fn sessions_json_field_by_field() {
         );
         assert_eq!(r.header("content-encoding"), None);
         assert_eq!(r.header("vary"), Some("Accept-Encoding"));
-        // A gzip copy, made once, of the same JSON.
+        // A gzip copy, made once, of the same JSON; HEAD announces its
+        // length.
+        let mut copies = Vec::new();
         for _ in 0..2 {
             let gz = server.get_with(endpoint, &[("accept-encoding", "gzip")]);
             assert_eq!(gz.status, 200);
@@ -365,7 +367,19 @@ fn sessions_json_field_by_field() {
                 .unwrap();
             assert!(json == r.body, "the gzip copy inflates to other JSON");
             assert!(gz.body.len() < r.body.len() / 3, "{}", gz.body.len());
+            copies.push(gz.body);
         }
+        assert!(copies[0] == copies[1], "the gzip copy was made again");
+        let head = format!(
+            "HEAD {endpoint} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+        );
+        let answer = common::raw(server.addr, head.as_bytes(), Duration::from_secs(10));
+        assert_eq!(common::raw_status(&answer), Some(200));
+        let at = body_start(&answer).expect("a response head");
+        assert_eq!(at, answer.len(), "HEAD sent a body");
+        let head = lossy(&answer[..at]).to_ascii_lowercase();
+        assert!(head.contains("content-encoding: gzip"), "{head}");
+        assert_eq!(content_length(&head), copies[0].len());
         let refused = server.get_with(endpoint, &[("accept-encoding", "gzip;q=0")]);
         assert_eq!(refused.header("content-encoding"), None);
         assert!(refused.body == r.body);

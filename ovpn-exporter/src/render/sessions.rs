@@ -15,7 +15,7 @@ pub fn write(out: &mut Vec<u8>, sources: &[SourceRef<'_>], server: &str, red: &R
         .map(crate::snapshot::Snapshot::client_count)
         .sum();
     // About 320 bytes an object.
-    out.reserve(clients * 320 + 3);
+    out.reserve(clients.saturating_mul(320).saturating_add(3));
     out.push(b'[');
     let mut first = true;
     let mut nums: [itoa::Buffer; 5] = Default::default();
@@ -172,7 +172,10 @@ mod tests {
     #[test]
     fn json_strings() {
         let mut v = Vec::new();
-        string(&mut v, "a\"b\\c\n\u{1}é");
-        assert_eq!(String::from_utf8(v).unwrap(), "\"a\\\"b\\\\c\\n\\u0001é\"");
+        string(&mut v, "a\"b\\c\n\u{1}é\r\t\u{1f}\u{7f}");
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            "\"a\\\"b\\\\c\\n\\u0001é\\r\\t\\u001f\\u007f\""
+        );
     }
 }
