@@ -1,6 +1,7 @@
 //! The exporter's deflate encoder on any bytes, cut into pieces of 1 to
-//! 256 KiB: the pieces, joined and closed with a final block, inflate
-//! (flate2) to exactly the input. `fuzz/smoke.sh` lets inputs reach 1 MiB,
+//! 128 KiB, with lines ended by `\n` (the exposition) or `}` (the
+//! sessions JSON): the pieces, joined and closed with a final block,
+//! inflate (flate2) to exactly the input. `fuzz/smoke.sh` lets inputs reach 1 MiB,
 //! so that pieces hold several blocks, stored blocks follow Huffman ones
 //! and matches reach the window's end.
 #![no_main]
@@ -11,12 +12,13 @@ use libfuzzer_sys::fuzz_target;
 use ovpn_exporter::render::deflate::Encoder;
 
 fuzz_target!(|data: &[u8]| {
-    // The first byte picks the piece size: 1 to 256 KiB.
-    let Some((&size, text)) = data.split_first() else {
+    // The first byte picks the line end (its high bit) and the piece
+    // size: 1 to 128 KiB.
+    let Some((&first, text)) = data.split_first() else {
         return;
     };
-    let piece = (usize::from(size) + 1) * 1024;
-    let mut e = Encoder::default();
+    let piece = (usize::from(first & 0x7f) + 1) * 1024;
+    let mut e = Encoder::with_line_end(if first & 0x80 == 0 { b'\n' } else { b'}' });
     let mut raw = Vec::new();
     for p in text.chunks(piece) {
         e.deflate(p, &mut raw);

@@ -258,11 +258,12 @@ impl App {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
                 };
                 let gzip = accepts_gzip(&req);
+                // Made whole before it is sent: a member with its length.
                 let body = tokio::task::spawn_blocking(move || {
                     if gzip {
-                        r.sessions_gzip()
+                        Body::Parts(r.sessions_gzip(), 0)
                     } else {
-                        r.sessions()
+                        Body::Whole(Some(r.sessions()))
                     }
                 })
                 .await;
@@ -272,8 +273,9 @@ impl App {
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                     Err(_) => return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
                 };
-                let mut resp = response(StatusCode::OK, "application/json", body);
+                let mut resp = Response::new(body);
                 let headers = resp.headers_mut();
+                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
                 if gzip {
                     headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));

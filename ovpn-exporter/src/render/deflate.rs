@@ -12,8 +12,10 @@
 //! (a field ends at `"`): where the two agree byte for byte it writes a
 //! match, elsewhere literals. A field that differs is skipped to its end in
 //! both lines, keeping an equal tail, so the label names after a value of
-//! another length still match. Any text is encoded correctly; text shaped
-//! otherwise only compresses less. Each piece becomes one or more blocks,
+//! another length still match. The `/sessions` JSON is read the same way
+//! with `}` as the line end: each object repeats the keys of the one
+//! before it. Any text is encoded correctly; text shaped otherwise only
+//! compresses less. Each piece becomes one or more blocks,
 //! and ends on a byte boundary (a sync flush), so that pieces can be
 //! joined. A block's Huffman codes are made from the counted tokens of its
 //! first lines; the lines after those, seven times as much text, are coded
@@ -69,21 +71,32 @@ pub struct Encoder {
     tokens: Vec<Token>,
     lit: [u32; LIT_SYMS],
     dist: [u32; DIST_SYMS],
+    /// The byte that ends a line.
+    line_end: u8,
 }
 
 impl Default for Encoder {
     fn default() -> Self {
+        Encoder::with_line_end(b'\n')
+    }
+}
+
+impl Encoder {
+    /// An encoder whose lines end with `byte` (and whose fields with `"`,
+    /// as always): `b'\n'` for an exposition, the default; `b'}'` for a
+    /// JSON array of flat objects, each of which is then a line compared
+    /// with the one before it.
+    pub fn with_line_end(byte: u8) -> Self {
         Encoder {
             // Room for a sample and one more line from the start (190
             // KiB), never grown.
             tokens: Vec::with_capacity(SAMPLE_TOKENS + LINE_TOKENS),
             lit: [0; LIT_SYMS],
             dist: [0; DIST_SYMS],
+            line_end: byte,
         }
     }
-}
 
-impl Encoder {
     /// Appends `text`, deflated, to `out`: blocks none of which is final,
     /// ending on a byte boundary. Nothing for empty text.
     pub fn deflate(&mut self, text: &[u8], out: &mut Vec<u8>) {
@@ -121,7 +134,7 @@ impl Encoder {
             self.clear();
             let mut end = start;
             while self.tokens.len() < SAMPLE_TOKENS
-                && let Some(e) = line_end(text, end)
+                && let Some(e) = line_end(text, end, self.line_end)
             {
                 tokenize(self, text, prev, (end, e));
                 prev = Some((end, e));
@@ -147,7 +160,7 @@ impl Encoder {
                 let mut coder = block.coder(w);
                 let until = start.saturating_add((counted - start).saturating_mul(BLOCK_SAMPLES));
                 while end < until
-                    && let Some(e) = line_end(text, end)
+                    && let Some(e) = line_end(text, end, self.line_end)
                 {
                     // The most one line's codes take: 16 bits a byte (a
                     // 3-byte match's codes and extra bits).
@@ -179,11 +192,11 @@ impl Encoder {
     }
 }
 
-/// The end of the line of `text` that starts at `from` (after its newline,
-/// or the end of `text`); `None` at the end of `text`.
-fn line_end(text: &[u8], from: usize) -> Option<usize> {
+/// The end of the line of `text` that starts at `from` (after its `end`
+/// byte, or the end of `text`); `None` at the end of `text`.
+fn line_end(text: &[u8], from: usize, end: u8) -> Option<usize> {
     let rest = text.get(from..).filter(|r| !r.is_empty())?;
-    Some(from + memchr(b'\n', rest).map_or(rest.len(), |i| i + 1))
+    Some(from + memchr(end, rest).map_or(rest.len(), |i| i + 1))
 }
 
 /// Where a line's tokens go: counted and kept, or coded at once.
@@ -799,7 +812,11 @@ mod tests {
     /// Pieces deflated one after the other, closed by a final empty block,
     /// inflated by flate2.
     fn round_trip(pieces: &[&[u8]]) -> Vec<u8> {
-        let mut e = Encoder::default();
+        round_trip_with(Encoder::default(), pieces)
+    }
+
+    /// [`round_trip`] with the encoder `e`.
+    fn round_trip_with(mut e: Encoder, pieces: &[&[u8]]) -> Vec<u8> {
         let mut raw = Vec::new();
         for p in pieces {
             e.deflate(p, &mut raw);
@@ -916,6 +933,54 @@ mod tests {
             ours.len(),
             general.len()
         );
+    }
+
+    /// Lines ended by `}`: a JSON array of flat objects compresses as
+    /// exposition lines do, and any text still comes back.
+    #[test]
+    fn objects_as_lines_round_trip_and_compress() {
+        let objects: Vec<String> = (0..3_000u64)
+            .map(|i| {
+                format!(
+                    "{{\"server\":\"vpn\",\"remotehost\":\"198.51.{}.{}\",\"remoteport\":\"{}\",\"remoteid\":\"client{i:06}\",\"bytesin\":\"{}\"}}",
+                    i / 256,
+                    i % 256,
+                    1024 + i * 7 % 60_000,
+                    i.wrapping_mul(2_654_435_761) % 100_000_000_000
+                )
+            })
+            .collect();
+        let json = format!("[{}]\n", objects.join(",")).into_bytes();
+        let (half, rest) = json.split_at(json.len() / 2);
+        assert_eq!(
+            round_trip_with(Encoder::with_line_end(b'}'), &[half, rest]),
+            json
+        );
+        let mut objects = Vec::new();
+        Encoder::with_line_end(b'}').deflate(&json, &mut objects);
+        let mut one_line = Vec::new();
+        Encoder::default().deflate(&json, &mut one_line);
+        assert!(
+            objects.len() * 3 < one_line.len(),
+            "{} bytes by object, {} as one line",
+            objects.len(),
+            one_line.len()
+        );
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for len in [1, 3, 100, 5_000, 70_000] {
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    b"a\"}{\n,"[x as usize % 6]
+                })
+                .collect();
+            assert_eq!(
+                round_trip_with(Encoder::with_line_end(b'}'), &[&text]),
+                text
+            );
+        }
     }
 
     #[test]

@@ -412,7 +412,6 @@ impl Read for PartsReader {
 
 /// What one thread did: per piece its number, its CRC and its plain
 /// length; and the buffers its pieces' outputs are slices of.
-#[derive(Default)]
 struct Worker {
     /// Where the next piece's output goes: the pieces before it were split
     /// off its front.
@@ -431,6 +430,19 @@ struct Worker {
 }
 
 impl Worker {
+    fn new(line_end: u8) -> Self {
+        Worker {
+            out: BytesMut::new(),
+            size: 0,
+            full: Vec::new(),
+            deflated: Vec::new(),
+            written: 0,
+            done: Vec::new(),
+            encoder: Encoder::with_line_end(line_end),
+            text: Vec::new(),
+        }
+    }
+
     /// Deflates the text in `self.text` as piece `i` and gives it to
     /// `maker`.
     fn deflate(&mut self, i: usize, maker: &Maker) {
@@ -480,10 +492,13 @@ fn writable(buf: Vec<u8>) -> BytesMut {
 /// `threads` threads (this one included; at most 8), then `tail`, written
 /// on this thread once every piece is done. Pieces are taken in order,
 /// written at the same time and finished in any order; the member gets
-/// them in order, each as soon as those before it are in.
+/// them in order, each as soon as those before it are in. The encoder
+/// compares each line of text, ended by `line_end`, with the line before
+/// it ([`Encoder::with_line_end`]).
 pub fn compress(
     threads: usize,
     pieces: usize,
+    line_end: u8,
     write: impl Fn(usize, &mut Vec<u8>) + Sync,
     tail: impl FnOnce(&mut Vec<u8>),
     maker: Maker,
@@ -492,7 +507,7 @@ pub fn compress(
     let next = AtomicUsize::new(0);
     // One worker: takes the next piece until none is left.
     let work = || {
-        let mut w = Worker::default();
+        let mut w = Worker::new(line_end);
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= pieces {
@@ -539,11 +554,12 @@ pub fn compress(
 pub fn compressed(
     threads: usize,
     pieces: usize,
+    line_end: u8,
     write: impl Fn(usize, &mut Vec<u8>) + Sync,
     tail: impl FnOnce(&mut Vec<u8>),
 ) -> Member {
     let (member, maker) = Member::new();
-    compress(threads, pieces, write, tail, maker);
+    compress(threads, pieces, line_end, write, tail, maker);
     member
 }
 
@@ -583,6 +599,7 @@ mod tests {
             let member = compressed(
                 threads,
                 chunks.len(),
+                b'\n',
                 |i, buf| buf.extend_from_slice(chunks[i]),
                 |buf| buf.extend_from_slice(b"tail\n"),
             );
@@ -630,7 +647,7 @@ mod tests {
         })
         .take(3 * crate::spare::MIN_BYTES)
         .collect();
-        let member = || compressed(1, 1, |_, buf| buf.extend_from_slice(&noise), |_| {});
+        let member = || compressed(1, 1, b'\n', |_, buf| buf.extend_from_slice(&noise), |_| {});
         let spares = Spares::new();
         let held = member();
         let clone = held.clone();
@@ -680,6 +697,7 @@ mod tests {
                 compress(
                     2,
                     chunks.len(),
+                    b'\n',
                     |i, buf| {
                         if i == 3 {
                             let _ = gate.lock().unwrap().recv();
@@ -721,6 +739,7 @@ mod tests {
             compress(
                 2,
                 6,
+                b'\n',
                 |i, buf| {
                     assert!(i != 4, "a rendering bug");
                     buf.extend_from_slice(b"m 1\n");
@@ -850,6 +869,7 @@ mod tests {
         let gz = compressed(
             2,
             chunks.len(),
+            b'\n',
             |i, buf| buf.extend_from_slice(chunks[i]),
             |_| {},
         )
