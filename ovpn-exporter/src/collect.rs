@@ -14,8 +14,10 @@ impl Collectors {
     pub const EXPORTER: Collectors = Collectors(4);
     /// Everything: the default without `collect[]`.
     pub const ALL: Collectors = Collectors(7);
-    /// No families: a rendering made for its snapshots alone, as
-    /// `/sessions` asks for them (no `collect[]` query names it).
+    /// No families: the snapshots alone, as `/sessions` asks for them (no
+    /// `collect[]` query names it). Any rendering of the current
+    /// snapshots serves, one being made included; without one, an empty
+    /// rendering is made.
     pub const NONE: Collectors = Collectors(0);
 
     const NAMES: [(&'static str, Collectors); 3] = [

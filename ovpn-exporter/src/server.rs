@@ -129,7 +129,12 @@ impl App {
     /// refresh waits, then finds it made.
     async fn current(&self, collectors: Collectors) -> Option<Arc<Rendered>> {
         let mut making = self.making.subscribe();
-        let shared = making.wait_for(|m| m.as_ref().is_some_and(|(c, _)| *c == collectors));
+        // Asking for no collectors (`/sessions`), any rendering will do:
+        // they all hold the same snapshots.
+        let shared = making.wait_for(|m| {
+            m.as_ref()
+                .is_some_and(|(c, _)| *c == collectors || collectors == Collectors::NONE)
+        });
         let flight = tokio::select! {
             flight = Arc::clone(&self.refresh).lock_owned() => flight,
             Ok(m) = shared => return m.as_ref().map(|(_, r)| Arc::clone(r)),

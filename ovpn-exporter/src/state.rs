@@ -87,6 +87,12 @@ impl Exporter {
         if let Some((_, r)) = cached.1.iter().find(|(c, _)| *c == collectors) {
             return (Arc::clone(r), None);
         }
+        // No collectors (`/sessions`): any rendering of these snapshots.
+        if collectors == Collectors::NONE
+            && let Some((_, r)) = cached.1.first()
+        {
+            return (Arc::clone(r), None);
+        }
         let states = self
             .sources
             .iter()
@@ -169,7 +175,7 @@ mod tests {
     }
 
     /// `/sessions` asks for no collectors: the same snapshots and list,
-    /// without an exposition.
+    /// without an exposition of its own, or any rendering already made.
     #[test]
     fn no_collectors_render_sessions_alone() {
         let dir = std::env::temp_dir().join(format!("ovpn-exp-none-{}", std::process::id()));
@@ -204,6 +210,14 @@ mod tests {
         let list: serde_json::Value = serde_json::from_slice(&none.sessions()).unwrap();
         assert_eq!(list[0]["remoteid"], "alice");
         assert_eq!(list[0]["bytesin"], "100");
+        // A scrape's rendering first: no other is made.
+        let mut exp = Exporter::new(
+            vec![SourceSpec::new("s", path.clone())],
+            Limits::default(),
+            opts,
+        );
+        let server = exp.refresh(Collectors::SERVER);
+        assert!(Arc::ptr_eq(&server, &exp.refresh(Collectors::NONE)));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
