@@ -1,5 +1,5 @@
-//! The exporter's deflate encoder on any bytes, cut into pieces of 1 to
-//! 128 KiB, with lines ended by `\n` (the exposition) or `}` (the
+//! The exporter's deflate encoder on any bytes, cut into pieces of 2 to
+//! 256 KiB, with lines ended by `\n` (the exposition) or `}` (the
 //! sessions JSON): the pieces, joined and closed with a final block,
 //! inflate (flate2) to exactly the input. `fuzz/smoke.sh` lets inputs reach 1 MiB,
 //! so that pieces hold several blocks, stored blocks follow Huffman ones
@@ -13,11 +13,11 @@ use ovpn_exporter::render::deflate::Encoder;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the line end (its high bit) and the piece
-    // size: 1 to 128 KiB.
+    // size: 2 to 256 KiB.
     let Some((&first, text)) = data.split_first() else {
         return;
     };
-    let piece = (usize::from(first & 0x7f) + 1) * 1024;
+    let piece = (usize::from(first & 0x7f) + 1) * 2048;
     let mut e = Encoder::with_line_end(if first & 0x80 == 0 { b'\n' } else { b'}' });
     let mut raw = Vec::new();
     for p in text.chunks(piece) {

@@ -9,8 +9,8 @@
 //! [`management`] interface for `status 3`; the
 //! [`state::Exporter`] turns the current snapshots into a
 //! [`render::Rendered`] (exposition, gzip copy, sessions JSON and its
-//! gzip copy) once per change; the [`server`] hands its `Bytes` to every
-//! scrape.
+//! gzip copy) once per change; the [`server`] hands its `Bytes` (and the
+//! gzip copies' parts) to every request.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

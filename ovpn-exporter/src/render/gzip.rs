@@ -42,10 +42,27 @@ const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// A final, empty deflate block (fixed Huffman, end of block at once).
 const LAST_BLOCK: [u8; 2] = [0x03, 0x00];
 
-/// The most output one thread wrote in the last rendering: the size of the
-/// next one's buffers, so that each thread's output is one buffer, as a
-/// rendering of the same size gave back.
-static LAST_OUTPUT: AtomicUsize = AtomicUsize::new(0);
+/// A kind of document: where the lines its encoder compares end, and the
+/// most output one thread wrote for the last document of the kind (the
+/// size of the next one's buffers, so that each thread's output is one
+/// buffer, as a document of the same size gave back).
+#[derive(Debug)]
+pub struct Kind {
+    line_end: u8,
+    last_output: AtomicUsize,
+}
+
+/// The exposition: lines end with a newline.
+pub static EXPOSITION: Kind = Kind {
+    line_end: b'\n',
+    last_output: AtomicUsize::new(0),
+};
+
+/// The `/sessions` JSON: each object (ending with `}`) is a line.
+pub static JSON_OBJECTS: Kind = Kind {
+    line_end: b'}',
+    last_output: AtomicUsize::new(0),
+};
 
 /// Compressed bytes made before waiting readers are woken.
 const WAKE_BYTES: usize = 256 << 10;
@@ -427,10 +444,11 @@ struct Worker {
     done: Vec<(usize, Crc, usize)>,
     encoder: Encoder,
     text: Vec<u8>,
+    kind: &'static Kind,
 }
 
 impl Worker {
-    fn new(line_end: u8) -> Self {
+    fn new(kind: &'static Kind) -> Self {
         Worker {
             out: BytesMut::new(),
             size: 0,
@@ -438,8 +456,9 @@ impl Worker {
             deflated: Vec::new(),
             written: 0,
             done: Vec::new(),
-            encoder: Encoder::with_line_end(line_end),
+            encoder: Encoder::with_line_end(kind.line_end),
             text: Vec::new(),
+            kind,
         }
     }
 
@@ -460,7 +479,7 @@ impl Worker {
             // After a smaller rendering (the first, or another collector
             // set) more follow, each twice the last.
             let want = if self.size == 0 {
-                LAST_OUTPUT.load(Ordering::Relaxed) / 8 * 9
+                self.kind.last_output.load(Ordering::Relaxed) / 8 * 9
             } else {
                 2 * self.size
             }
@@ -493,12 +512,12 @@ fn writable(buf: Vec<u8>) -> BytesMut {
 /// on this thread once every piece is done. Pieces are taken in order,
 /// written at the same time and finished in any order; the member gets
 /// them in order, each as soon as those before it are in. The encoder
-/// compares each line of text, ended by `line_end`, with the line before
+/// compares each line of text, ended as `kind` says, with the line before
 /// it ([`Encoder::with_line_end`]).
 pub fn compress(
     threads: usize,
     pieces: usize,
-    line_end: u8,
+    kind: &'static Kind,
     write: impl Fn(usize, &mut Vec<u8>) + Sync,
     tail: impl FnOnce(&mut Vec<u8>),
     maker: Maker,
@@ -507,7 +526,7 @@ pub fn compress(
     let next = AtomicUsize::new(0);
     // One worker: takes the next piece until none is left.
     let work = || {
-        let mut w = Worker::new(line_end);
+        let mut w = Worker::new(kind);
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= pieces {
@@ -541,8 +560,12 @@ pub fn compress(
         crc.combine(c);
     }
     let plain_len = done.iter().map(|(.., len)| len).sum();
+    // A document with nothing to write (no collectors) leaves the size
+    // to the next one that has.
     let most = workers.iter().map(|w| w.written).max().unwrap_or(0);
-    LAST_OUTPUT.store(most, Ordering::Relaxed);
+    if most > 0 {
+        kind.last_output.store(most, Ordering::Relaxed);
+    }
     let buffers = workers
         .into_iter()
         .flat_map(|w| w.full.into_iter().chain([w.out]))
@@ -554,12 +577,12 @@ pub fn compress(
 pub fn compressed(
     threads: usize,
     pieces: usize,
-    line_end: u8,
+    kind: &'static Kind,
     write: impl Fn(usize, &mut Vec<u8>) + Sync,
     tail: impl FnOnce(&mut Vec<u8>),
 ) -> Member {
     let (member, maker) = Member::new();
-    compress(threads, pieces, line_end, write, tail, maker);
+    compress(threads, pieces, kind, write, tail, maker);
     member
 }
 
@@ -599,7 +622,7 @@ mod tests {
             let member = compressed(
                 threads,
                 chunks.len(),
-                b'\n',
+                &EXPOSITION,
                 |i, buf| buf.extend_from_slice(chunks[i]),
                 |buf| buf.extend_from_slice(b"tail\n"),
             );
@@ -636,6 +659,28 @@ mod tests {
         }
     }
 
+    /// A document's output sizes the next of its kind; one with nothing
+    /// written leaves the size as it was.
+    #[test]
+    fn the_last_output_of_a_kind_sizes_the_next() {
+        static KIND: Kind = Kind {
+            line_end: b'\n',
+            last_output: AtomicUsize::new(12_345),
+        };
+        compressed(2, 3, &KIND, |_, _| {}, |_| {});
+        assert_eq!(KIND.last_output.load(Ordering::Relaxed), 12_345);
+        let m = compressed(
+            1,
+            1,
+            &KIND,
+            |_, buf| buf.extend_from_slice(b"m 1\n"),
+            |_| {},
+        );
+        let wrote = KIND.last_output.load(Ordering::Relaxed);
+        assert!(wrote > 0 && wrote < 100, "{wrote}");
+        assert_eq!(gunzip_single_member(&m.to_vec()), b"m 1\n");
+    }
+
     /// A member's buffers come back once no clone and no part of it is
     /// held, emptied, and never while one is.
     #[test]
@@ -647,7 +692,15 @@ mod tests {
         })
         .take(3 * crate::spare::MIN_BYTES)
         .collect();
-        let member = || compressed(1, 1, b'\n', |_, buf| buf.extend_from_slice(&noise), |_| {});
+        let member = || {
+            compressed(
+                1,
+                1,
+                &EXPOSITION,
+                |_, buf| buf.extend_from_slice(&noise),
+                |_| {},
+            )
+        };
         let spares = Spares::new();
         let held = member();
         let clone = held.clone();
@@ -697,7 +750,7 @@ mod tests {
                 compress(
                     2,
                     chunks.len(),
-                    b'\n',
+                    &EXPOSITION,
                     |i, buf| {
                         if i == 3 {
                             let _ = gate.lock().unwrap().recv();
@@ -739,7 +792,7 @@ mod tests {
             compress(
                 2,
                 6,
-                b'\n',
+                &EXPOSITION,
                 |i, buf| {
                     assert!(i != 4, "a rendering bug");
                     buf.extend_from_slice(b"m 1\n");
@@ -869,7 +922,7 @@ mod tests {
         let gz = compressed(
             2,
             chunks.len(),
-            b'\n',
+            &EXPOSITION,
             |i, buf| buf.extend_from_slice(chunks[i]),
             |_| {},
         )

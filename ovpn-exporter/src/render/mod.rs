@@ -245,7 +245,7 @@ impl Rendered {
                 gzip::compressed(
                     threads,
                     cuts.len(),
-                    b'}',
+                    &gzip::JSON_OBJECTS,
                     |i, buf| {
                         if let Some(r) = cuts.get(i) {
                             buf.extend_from_slice(&json[r.clone()]);
@@ -307,7 +307,7 @@ fn gzipped(
     gzip::compress(
         threads,
         jobs,
-        b'\n',
+        &gzip::EXPOSITION,
         |i, buf| {
             if let Some(task) = families.prepare.get(i) {
                 task();
@@ -344,10 +344,13 @@ fn gzipped(
 }
 
 impl Drop for Rendered {
-    /// The compressed exposition's buffers go to the next rendering, if no
-    /// response is still sending them.
+    /// The compressed exposition's buffers (and the sessions JSON's) go to
+    /// the next rendering, if no response is still sending them.
     fn drop(&mut self) {
         std::mem::take(&mut self.gzip).recycle(crate::spare::spares());
+        if let Some(sessions) = self.sessions_gzip.take() {
+            sessions.recycle(crate::spare::spares());
+        }
     }
 }
 
@@ -381,8 +384,6 @@ mod tests {
         out.into_bytes()
     }
 
-    /// The preparations and the pieces on any number of threads: one runs
-    /// them in order, more wait for a preparation another thread makes.
     /// The cuts cover the JSON in order, each at least the size asked
     /// for and ending after a `}`, but the last.
     #[test]
@@ -402,6 +403,33 @@ mod tests {
         assert_eq!(object_cuts(b"[]\n", 256), vec![0..3]);
     }
 
+    /// The sessions JSON of thousands of clients, hostile names included,
+    /// gzipped in several pieces on several threads, inflates to itself.
+    #[test]
+    fn sessions_gzip_in_pieces_inflates_to_the_json() {
+        let states = vec![
+            source("a", ovpn_testgen::Version::V3, 21),
+            source("b", ovpn_testgen::Version::V2, 22),
+        ];
+        let r = Rendered::new(states, with_clients(Collectors::NONE), "vpn".into());
+        let json = r.sessions();
+        let gz = r.sessions_gzip();
+        assert!(
+            object_cuts(&json, SESSIONS_PIECE).len() > 3,
+            "{}",
+            json.len()
+        );
+        assert!(gz.len() < json.len() / 4, "{} of {}", gz.len(), json.len());
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(gz.reader())
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back == json[..], "the gzip copy inflates to other JSON");
+        assert!(r.metrics().is_empty());
+    }
+
+    /// The preparations and the pieces on any number of threads: one runs
+    /// them in order, more wait for a preparation another thread makes.
     #[test]
     fn every_thread_count_renders_the_same() {
         let states = vec![
