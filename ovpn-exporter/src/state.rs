@@ -134,25 +134,31 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    #[test]
-    fn renders_once_per_change_and_per_collector_set() {
-        let dir = std::env::temp_dir().join(format!("ovpn-exp-state-{}", std::process::id()));
+    /// A status file holding `doc` in a directory of its own (removed by
+    /// the caller), and options with every family.
+    fn status_file(tag: &str, doc: &[u8]) -> (std::path::PathBuf, std::path::PathBuf, Options) {
+        let dir = std::env::temp_dir().join(format!("ovpn-exp-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s");
-        std::fs::write(
-            &path,
-            b"OpenVPN STATISTICS\nUpdated,x\nAuth read bytes,1\nEND\n",
-        )
-        .unwrap();
-        let limits = Limits {
-            max_stale: Duration::from_secs(60),
-            ..Limits::default()
-        };
+        std::fs::write(&path, doc).unwrap();
         let opts = Options {
             client_metrics: true,
             kumina: crate::render::Kumina::Off,
             collectors: Collectors::ALL,
             privacy: crate::render::privacy::Privacy::Keep,
+        };
+        (dir, path, opts)
+    }
+
+    #[test]
+    fn renders_once_per_change_and_per_collector_set() {
+        let (dir, path, opts) = status_file(
+            "state",
+            b"OpenVPN STATISTICS\nUpdated,x\nAuth read bytes,1\nEND\n",
+        );
+        let limits = Limits {
+            max_stale: Duration::from_secs(60),
+            ..Limits::default()
         };
         let mut exp = Exporter::new(vec![SourceSpec::new("s", path.clone())], limits, opts);
         let first = exp.refresh(Collectors::ALL);
@@ -178,12 +184,9 @@ mod tests {
     /// without an exposition of its own, or any rendering already made.
     #[test]
     fn no_collectors_render_sessions_alone() {
-        let dir = std::env::temp_dir().join(format!("ovpn-exp-none-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s");
-        std::fs::write(
-            &path,
-            "TITLE,OpenVPN 2.6.14 x86_64-pc-linux-gnu\n\
+        let (dir, path, opts) = status_file(
+            "none",
+            b"TITLE,OpenVPN 2.6.14 x86_64-pc-linux-gnu\n\
              TIME,2026-01-01 00:00:00,1767225600\n\
              HEADER,CLIENT_LIST,Common Name,Real Address,Virtual Address,Virtual IPv6 Address,\
              Bytes Received,Bytes Sent,Connected Since,Connected Since (time_t),Username,\
@@ -191,14 +194,7 @@ mod tests {
              CLIENT_LIST,alice,198.51.100.7:5000,10.8.0.2,,100,200,2026-01-01 00:00:00,\
              1767225600,UNDEF,1,0,AES-256-GCM\n\
              END\n",
-        )
-        .unwrap();
-        let opts = Options {
-            client_metrics: true,
-            kumina: crate::render::Kumina::Off,
-            collectors: Collectors::ALL,
-            privacy: crate::render::privacy::Privacy::Keep,
-        };
+        );
         let spec = SourceSpec::new("s", path.clone());
         let mut exp = Exporter::new(vec![spec], Limits::default(), opts);
         let none = exp.refresh(Collectors::NONE);

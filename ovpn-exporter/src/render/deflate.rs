@@ -905,16 +905,23 @@ mod tests {
         assert!(lens[..40].windows(2).all(|w| w[0] >= w[1]), "{lens:?}");
     }
 
+    /// Client `i`'s address (two last octets), port and a byte counter.
+    fn client(i: u64) -> (u64, u64, u64, u64) {
+        (
+            i / 256,
+            i % 256,
+            1024 + i * 7 % 60_000,
+            i.wrapping_mul(2_654_435_761) % 100_000_000_000,
+        )
+    }
+
     #[test]
     fn exposition_lines_round_trip_and_compress() {
         let text: Vec<u8> = (0..5_000u64)
             .flat_map(|i| {
+                let (a, b, port, bytes) = client(i);
                 format!(
-                    "ovpn_client_received_bytes_total{{source=\"udp\",common_name=\"client{i:06}\",real_address=\"198.51.{}.{}:{}\"}} {}\n",
-                    i / 256,
-                    i % 256,
-                    1024 + i * 7 % 60_000,
-                    i.wrapping_mul(2_654_435_761) % 100_000_000_000
+                    "ovpn_client_received_bytes_total{{source=\"udp\",common_name=\"client{i:06}\",real_address=\"198.51.{a}.{b}:{port}\"}} {bytes}\n"
                 )
                 .into_bytes()
             })
@@ -941,12 +948,9 @@ mod tests {
     fn objects_as_lines_round_trip_and_compress() {
         let objects: Vec<String> = (0..3_000u64)
             .map(|i| {
+                let (a, b, port, bytes) = client(i);
                 format!(
-                    "{{\"server\":\"vpn\",\"remotehost\":\"198.51.{}.{}\",\"remoteport\":\"{}\",\"remoteid\":\"client{i:06}\",\"bytesin\":\"{}\"}}",
-                    i / 256,
-                    i % 256,
-                    1024 + i * 7 % 60_000,
-                    i.wrapping_mul(2_654_435_761) % 100_000_000_000
+                    "{{\"server\":\"vpn\",\"remotehost\":\"198.51.{a}.{b}\",\"remoteport\":\"{port}\",\"remoteid\":\"client{i:06}\",\"bytesin\":\"{bytes}\"}}"
                 )
             })
             .collect();
