@@ -1,7 +1,7 @@
 //! Renderings of a set of snapshots: the exposition (gzip-compressed as it
 //! is written, the plain text inflated from it on first use) and the
 //! sessions JSON and its gzip copy (lazy), each built at most once and
-//! shared by every request as `Bytes`.
+//! shared by every request as `Bytes` (the gzip copies as their parts).
 
 pub mod deflate;
 pub mod exposition;
@@ -238,12 +238,8 @@ impl Rendered {
             .get_or_init(|| {
                 let json = self.sessions();
                 let cuts = object_cuts(&json, SESSIONS_PIECE);
-                let threads = match cuts.len() {
-                    0 | 1 => 1,
-                    _ => std::thread::available_parallelism().map_or(1, NonZero::get),
-                };
                 gzip::compressed(
-                    threads,
+                    threads_for(cuts.len()),
                     cuts.len(),
                     &gzip::JSON_OBJECTS,
                     |i, buf| {
@@ -255,6 +251,15 @@ impl Rendered {
                 )
             })
             .clone()
+    }
+}
+
+/// Threads for `pieces` pieces: one per core, or one for a single piece
+/// (asking for the core count reads cgroup files).
+fn threads_for(pieces: usize) -> usize {
+    match pieces {
+        0 | 1 => 1,
+        _ => std::thread::available_parallelism().map_or(1, NonZero::get),
     }
 }
 
@@ -298,12 +303,8 @@ fn gzipped(
     // the longest.
     let tasks = families.prepare.len();
     let jobs = tasks + pieces.len();
-    // Asking for the core count reads cgroup files: not for one piece
-    // (on one thread, the preparations run first).
-    let threads = threads.unwrap_or_else(|| match pieces.len() {
-        0 | 1 => 1,
-        _ => std::thread::available_parallelism().map_or(1, NonZero::get),
-    });
+    // On one thread, the preparations run first.
+    let threads = threads.unwrap_or_else(|| threads_for(pieces.len()));
     gzip::compress(
         threads,
         jobs,
