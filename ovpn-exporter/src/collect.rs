@@ -26,6 +26,13 @@ impl Collectors {
         ("exporter", Collectors::EXPORTER),
     ];
 
+    /// True if a rendering made for `rendering` serves a request for
+    /// `self`: the same set, or any for [`Collectors::NONE`] (every
+    /// rendering holds the snapshots).
+    pub fn served_by(self, rendering: Collectors) -> bool {
+        self == rendering || self == Collectors::NONE
+    }
+
     /// True if `self` includes all of `other`.
     pub fn has(self, other: Collectors) -> bool {
         self.0 & other.0 == other.0
@@ -99,6 +106,18 @@ fn decode(s: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A set is served by its own renderings; no collectors by any.
+    #[test]
+    fn served_by() {
+        let server = Collectors::SERVER;
+        assert!(server.served_by(server));
+        assert!(!server.served_by(Collectors::ALL));
+        assert!(!Collectors::ALL.served_by(Collectors::NONE));
+        for c in [Collectors::NONE, server, Collectors::ALL] {
+            assert!(Collectors::NONE.served_by(c));
+        }
+    }
 
     #[test]
     fn query() {

@@ -129,12 +129,7 @@ impl App {
     /// refresh waits, then finds it made.
     async fn current(&self, collectors: Collectors) -> Option<Arc<Rendered>> {
         let mut making = self.making.subscribe();
-        // Asking for no collectors (`/sessions`), any rendering will do:
-        // they all hold the same snapshots.
-        let shared = making.wait_for(|m| {
-            m.as_ref()
-                .is_some_and(|(c, _)| *c == collectors || collectors == Collectors::NONE)
-        });
+        let shared = making.wait_for(|m| m.as_ref().is_some_and(|(c, _)| collectors.served_by(*c)));
         let flight = tokio::select! {
             flight = Arc::clone(&self.refresh).lock_owned() => flight,
             Ok(m) = shared => return m.as_ref().map(|(_, r)| Arc::clone(r)),
@@ -279,13 +274,9 @@ impl App {
                     Err(_) => return plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
                 };
                 let mut resp = Response::new(body);
-                let headers = resp.headers_mut();
-                headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-                headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-                if gzip {
-                    headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                }
-                resp
+                resp.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                encoded(resp, gzip)
             }
             _ => plain(StatusCode::NOT_FOUND, "not found\n"),
         }
@@ -309,7 +300,7 @@ impl App {
         // The gzip copy is made with the rendering, and sent while it is;
         // the plain text is inflated from it on the first request that
         // wants it.
-        let mut resp = if gzip {
+        let resp = if gzip {
             let member = r.metrics_gzip();
             // HTTP/1.0 has no chunks (a body of unknown length ends where
             // the connection does, so a failed rendering would pass for a
@@ -338,14 +329,18 @@ impl App {
             };
             response(StatusCode::OK, TEXT_FORMAT, body)
         };
-        resp.headers_mut()
-            .insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-        if gzip {
-            resp.headers_mut()
-                .insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
-        resp
+        encoded(resp, gzip)
     }
+}
+
+/// `resp`, said to vary by `Accept-Encoding` and, if `gzip`, to be gzip.
+fn encoded(mut resp: Response<Body>, gzip: bool) -> Response<Body> {
+    let headers = resp.headers_mut();
+    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    resp
 }
 
 fn accepts_gzip(req: &Request<Incoming>) -> bool {

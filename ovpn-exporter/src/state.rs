@@ -84,13 +84,7 @@ impl Exporter {
         let cached = self.cache.get_or_insert_with(|| (gens, Vec::new()));
         // A rendering whose making panicked is made again.
         cached.1.retain(|(_, r)| !r.metrics_gzip().failed());
-        if let Some((_, r)) = cached.1.iter().find(|(c, _)| *c == collectors) {
-            return (Arc::clone(r), None);
-        }
-        // No collectors (`/sessions`): any rendering of these snapshots.
-        if collectors == Collectors::NONE
-            && let Some((_, r)) = cached.1.first()
-        {
+        if let Some((_, r)) = cached.1.iter().find(|(c, _)| collectors.served_by(*c)) {
             return (Arc::clone(r), None);
         }
         let states = self
