@@ -14,6 +14,11 @@
 #           first-scrape rounds: steadier than their wall time on a
 #           shared machine;
 #   rss     the process's peak resident memory (VmHWM) at the end.
+# SCRAPE_STEADY=S scrapes every S seconds instead, as Prometheus does, with
+# the file changed halfway between two scrapes: after three scrapes the
+# exporter prepares each next one (--web.disable-prepare-ahead), and
+# "first" is the scrape that finds a rendering made ahead of it; the
+# exporter's own count of scrapes served that way is printed after the row.
 # Run from the repository root: bash benches/scrape.sh [ROUNDS]
 # (SCRAPE_CLIENTS="1000 10000" for fewer sizes; CI runs one small round).
 # SCRAPE_RATE=1gbit (as root, with iproute2) scrapes over a link of that
@@ -73,33 +78,56 @@ for clients in ${SCRAPE_CLIENTS:-1000 10000 100000}; do
     pid=$!
     for _ in $(seq 100); do "${in_c[@]}" curl -s -o /dev/null "http://$host:$port/" && break; sleep 0.1; done
     scrape > /dev/null
+    changes=$rounds
+    [ -n "${SCRAPE_STEADY:-}" ] && changes=$((rounds + 2))
     if [ -n "${SCRAPE_CHURN:-}" ]; then
-        for i in $(seq "$rounds"); do
+        for i in $(seq "$changes"); do
             "$target/release/ovpn-testgen" --version v3 --clients "$clients" \
                 --interval "$i" --churn "$SCRAPE_CHURN" > "$work/next-$i.status"
         done
     fi
-    t0=$(ticks "$pid")
-    first=$(for i in $(seq "$rounds"); do
+    change() {
         if [ -n "${SCRAPE_CHURN:-}" ]; then
-            mv "$work/next-$i.status" "$status"
+            mv "$work/next-$1.status" "$status"
         else
-            touch -d "@$((1795360616 + i))" "$status"
+            touch -d "@$((1795360616 + $1))" "$status"
         fi
-        # Sleep past the exporter's 25 ms quiet rule.
-        sleep 0.1
-        scrape
-    done | median)
-    cpu=$(awk -v a="$t0" -v b="$(ticks "$pid")" -v n="$rounds" -v hz="$hz" \
+    }
+    t0=$(ticks "$pid")
+    if [ -n "${SCRAPE_STEADY:-}" ]; then
+        start=$(date +%s.%N)
+        # Sleeps until START + $1 intervals.
+        tick() {
+            sleep "$(awk -v s="$start" -v n="$1" -v p="$SCRAPE_STEADY" -v now="$(date +%s.%N)" \
+                'BEGIN { d = s + n * p - now; printf "%.3f", d < 0 ? 0 : d }')"
+        }
+        first=$(for k in $(seq 0 "$changes"); do
+            tick "$k"
+            if [ "$k" -ge 3 ]; then scrape; else scrape > /dev/null; fi
+            if [ "$k" -lt "$changes" ]; then tick "$k.5"; change $((k + 1)); fi
+        done | median)
+    else
+        first=$(for i in $(seq "$rounds"); do
+            change "$i"
+            # Sleep past the exporter's 25 ms quiet rule.
+            sleep 0.1
+            scrape
+        done | median)
+    fi
+    cpu=$(awk -v a="$t0" -v b="$(ticks "$pid")" -v n="$changes" -v hz="$hz" \
         'BEGIN { printf "%.0f", (b - a) * 1000 / hz / n }')
     cached=$(for _ in $(seq "$rounds"); do scrape; done | median)
     scrape "$work/out.gz" > /dev/null
     gz=$(stat -c %s "$work/out.gz")
     expo=$(gunzip -c "$work/out.gz" | wc -c)
     rss=$(awk '/VmHWM/ { print $2 / 1024 }' "/proc/$pid/status")
+    prom=$("${in_c[@]}" curl -s "http://$host:$port/prom")
     kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
     mib() { awk -v n="$1" 'BEGIN { printf "%.1f", n / 1048576 }'; }
     printf '%-8s %10s %10s %10s %10s %8s %7s %9.0f\n' "$clients" \
         "$(mib "$(stat -c %s "$status")")" "$(mib "$expo")" "$(mib "$gz")" \
         "$(echo "$first" | ms)" "$(echo "$cached" | ms)" "$cpu" "$rss"
+    if [ -n "${SCRAPE_STEADY:-}" ]; then
+        echo "$prom" | awk '/^ovpn_exporter_(renderings_prepared|scrapes_served_prepared)_total/ { printf "    %s %s\n", $1, $2 }'
+    fi
 done

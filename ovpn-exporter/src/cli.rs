@@ -175,6 +175,18 @@ pub struct Cli {
     )]
     pub web_disable_sessions: bool,
 
+    /// Do not render a changed status file ahead of a scraper that comes
+    /// at a steady interval (three scrapes alike, 0.5 s to 1 h apart). By
+    /// default its next scrape is prepared for shortly before it is due,
+    /// so that it finds the rendering made; it still reads the files
+    /// itself, and gets a newer change. Off with a management source.
+    #[arg(
+        long = "web.disable-prepare-ahead",
+        env = "OVPN_EXPORTER_WEB_DISABLE_PREPARE_AHEAD",
+        value_parser = BoolishValueParser::new()
+    )]
+    pub web_disable_prepare_ahead: bool,
+
     /// Most connections open at once. When full, new connections wait in
     /// the kernel's queue until one closes. Keep it below `ulimit -n`.
     #[arg(

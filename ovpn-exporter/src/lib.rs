@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ahead;
 pub mod cli;
 pub mod collect;
 pub mod config;
@@ -163,6 +164,7 @@ fn web_settings(cli: &Cli) -> server::Settings {
         write_timeout: nonzero(cli.web_write_timeout),
         max_header_bytes: usize::try_from(cli.web_max_header_bytes).unwrap_or(usize::MAX),
         reload_interval: nonzero(cli.web_config_reload_interval),
+        prepare_ahead: !cli.web_disable_prepare_ahead,
     }
 }
 

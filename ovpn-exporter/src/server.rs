@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::ahead::{self, Cadences};
 use crate::collect::Collectors;
 use crate::render::{Rendered, gzip};
 use crate::state::Exporter;
@@ -62,6 +64,9 @@ pub struct Settings {
     pub max_header_bytes: usize,
     /// How often the web config files are checked for changes.
     pub reload_interval: Option<Duration>,
+    /// Render a changed source ahead of a steady scraper's next scrape
+    /// (see [`crate::ahead`]).
+    pub prepare_ahead: bool,
 }
 
 impl Settings {
@@ -77,6 +82,7 @@ impl Settings {
             write_timeout: Some(Duration::from_secs(60)),
             max_header_bytes: 32 * 1024,
             reload_interval: Some(Duration::from_secs(5)),
+            prepare_ahead: true,
         }
     }
 }
@@ -96,6 +102,15 @@ pub struct App {
     /// The rendering being made, with its collector set: a scrape for the
     /// same set shares it instead of waiting for its end.
     making: Arc<tokio::sync::watch::Sender<Making>>,
+    /// How long the last new rendering for a scrape took, from the
+    /// refresh that started it to its end (nanoseconds).
+    making_time: Arc<AtomicU64>,
+    /// Steady scrapers and what was prepared for them; `None` when not
+    /// preparing (turned off, or a management interface among the sources:
+    /// each refresh asks it anew, so a preparation would never serve).
+    ahead: Option<Mutex<Cadences<Rendered>>>,
+    /// Wakes the preparing task when a due time may have moved.
+    ahead_wake: tokio::sync::Notify,
     settings: Settings,
     web: WebState,
     stats: Arc<Stats>,
@@ -106,10 +121,15 @@ impl App {
     /// Wraps the exporter state.
     pub fn new(exporter: Exporter, settings: Settings, web: WebState) -> Self {
         let stats = Arc::new(Stats::new(web.has_file()));
+        let ahead = (settings.prepare_ahead && !exporter.has_live_sources())
+            .then(|| Mutex::new(Cadences::default()));
         App {
             exporter: Arc::new(Mutex::new(exporter)),
             refresh: Arc::new(tokio::sync::Mutex::new(())),
             making: Arc::new(tokio::sync::watch::Sender::new(None)),
+            making_time: Arc::new(AtomicU64::new(0)),
+            ahead,
+            ahead_wake: tokio::sync::Notify::new(),
             settings,
             web,
             stats,
@@ -126,20 +146,23 @@ impl App {
     /// soon as its making starts, so that its gzip copy is sent while it is
     /// made. Until it is finished, a scrape for the same collectors shares
     /// it as it is made (without reading the sources again), and any other
-    /// refresh waits, then finds it made.
-    async fn current(&self, collectors: Collectors) -> Option<Arc<Rendered>> {
+    /// refresh waits, then finds it made. With the rendering comes whether
+    /// this call started it.
+    async fn current(&self, collectors: Collectors) -> Option<(Arc<Rendered>, bool)> {
         let mut making = self.making.subscribe();
         let shared = making.wait_for(|m| m.as_ref().is_some_and(|(c, _)| collectors.served_by(*c)));
         let flight = tokio::select! {
             flight = Arc::clone(&self.refresh).lock_owned() => flight,
-            Ok(m) = shared => return m.as_ref().map(|(_, r)| Arc::clone(r)),
+            Ok(m) = shared => return m.as_ref().map(|(_, r)| (Arc::clone(r), false)),
         };
         let exporter = Arc::clone(&self.exporter);
         let stats = Arc::clone(&self.stats);
         let making = Arc::clone(&self.making);
+        let making_time = Arc::clone(&self.making_time);
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::task::spawn_blocking(move || {
             let _flight = flight;
+            let started = Instant::now();
             let (r, job) = exporter
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -147,7 +170,7 @@ impl App {
             if job.is_some() {
                 making.send_replace(Some((collectors, Arc::clone(&r))));
             }
-            let _ = tx.send(r);
+            let _ = tx.send((r, job.is_some()));
             let Some(job) = job else { return };
             // Its responses end with an error (the member fails); the
             // panic itself is counted and logged here.
@@ -155,9 +178,55 @@ impl App {
                 stats.panicked();
                 tracing::error!("rendering panicked; its responses end with an error");
             }
+            // The time a scrape's rendering takes (`/sessions` makes none).
+            if collectors != Collectors::NONE {
+                let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                making_time.store(took, Ordering::Relaxed);
+            }
             making.send_replace(None);
         });
         rx.await.ok()
+    }
+
+    /// Records a scrape by `scraper` that arrived at `at` and was served
+    /// `served`, for the preparation of its next one.
+    fn scraped(&self, scraper: ahead::Scraper, at: Instant, served: &Arc<Rendered>) {
+        let Some(ahead) = &self.ahead else { return };
+        let making = Duration::from_nanos(self.making_time.load(Ordering::Relaxed));
+        let used = ahead
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .scraped(scraper, at, served, ahead::lead(making));
+        if used {
+            self.stats.served_prepared();
+        }
+        self.ahead_wake.notify_one();
+    }
+
+    /// Until aborted: refreshes the sources when a steady scraper's next
+    /// scrape is due, so that a change is rendered before it arrives.
+    async fn prepare_ahead(self: Arc<Self>) {
+        let Some(ahead) = &self.ahead else { return };
+        let lock = || ahead.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let wake = self.ahead_wake.notified();
+            let Some(due) = lock().next_due() else {
+                wake.await;
+                continue;
+            };
+            tokio::select! {
+                () = wake => continue,
+                () = tokio::time::sleep_until(due.into()) => {}
+            }
+            let due = lock().take_due(Instant::now());
+            for scraper in due {
+                if let Some((r, true)) = self.current(scraper.1).await {
+                    tracing::debug!(peer = %scraper.0, "rendered ahead of a scrape");
+                    self.stats.prepared();
+                    lock().prepared(scraper, &r);
+                }
+            }
+        }
     }
 
     /// True if the request carries credentials of a configured user.
@@ -233,7 +302,7 @@ impl App {
         }
         let path = req.uri().path();
         if path == self.settings.telemetry_path {
-            return self.metrics(&req).await;
+            return self.metrics(&req, peer).await;
         }
         match path {
             "/" => response(
@@ -254,7 +323,7 @@ impl App {
             "/sessions" | "/sessions_local" if self.settings.sessions => {
                 // The snapshots, without paying for an exposition no one
                 // may ask for (a scrape renders its own).
-                let Some(r) = self.current(Collectors::NONE).await else {
+                let Some((r, _)) = self.current(Collectors::NONE).await else {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
                 };
                 let gzip = accepts_gzip(&req);
@@ -282,7 +351,8 @@ impl App {
         }
     }
 
-    async fn metrics(&self, req: &Request<Incoming>) -> Response<Body> {
+    async fn metrics(&self, req: &Request<Incoming>, peer: IpAddr) -> Response<Body> {
+        let arrived = Instant::now();
         let collectors = match Collectors::from_query(req.uri().query()) {
             Ok(c) => c,
             Err(e) => {
@@ -293,9 +363,10 @@ impl App {
                 );
             }
         };
-        let Some(r) = self.current(collectors).await else {
+        let Some((r, _)) = self.current(collectors).await else {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
         };
+        self.scraped((peer, collectors), arrived, &r);
         let gzip = accepts_gzip(req);
         // The gzip copy is made with the rendering, and sent while it is;
         // the plain text is inflated from it on the first request that
@@ -416,6 +487,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     let reloader = tokio::spawn(reload_web_config(Arc::clone(&app)));
+    let preparer = tokio::spawn(Arc::clone(&app).prepare_ahead());
     let slots = Arc::new(Semaphore::new(settings.max_connections));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -467,6 +539,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>) {
     }
     tracing::info!("shutting down");
     reloader.abort();
+    preparer.abort();
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => {}

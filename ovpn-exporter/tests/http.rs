@@ -1338,3 +1338,81 @@ fn a_bad_or_taken_listen_address_stops_startup_with_one_line() {
         );
     }
 }
+
+/// A scraper that comes at a steady interval is served a rendering made
+/// ahead of it: the file changes halfway between scrapes, and from the
+/// fourth scrape on the exporter reads it before the scrape is due. Every
+/// scrape shows the file as it was when the scrape came, a change made
+/// after the preparation included.
+#[test]
+fn a_steady_scraper_is_served_renderings_made_ahead_of_it() {
+    let dir = tempdir("ahead");
+    let path = dir.join("s");
+    let write = |clients: usize, n: u64| {
+        let o = Options {
+            version: Version::V3,
+            clients,
+            seed: n,
+            ..Options::default()
+        };
+        write_doc(&path, &o);
+        change_mtime(&path, n);
+    };
+    let mut clients = 1;
+    write(clients, 0);
+    let arg = format!("udp={}", path.display());
+    let server = Server::start(&["--status-file", &arg]);
+    let counter = |name: &str| server.prom_with(&[]).get(name, &[]).unwrap();
+    let sleep_until = |t: Instant| std::thread::sleep(t.saturating_duration_since(Instant::now()));
+    let interval = Duration::from_secs(1);
+    let start = Instant::now();
+    let (mut served_ahead, mut late_change) = (0.0, false);
+    // Bounded: a machine too busy to keep the interval fails the test.
+    for k in 0..14 {
+        let due = start + interval * k;
+        sleep_until(due);
+        let e = server.metrics();
+        assert_eq!(
+            e.get("ovpn_sessions_total", &[]),
+            Some(clients as f64),
+            "scrape {k}"
+        );
+        let now_served = counter("ovpn_exporter_scrapes_served_prepared_total");
+        if late_change {
+            assert_eq!(
+                now_served, served_ahead,
+                "scrape {k} was served the rendering made before the change"
+            );
+            break;
+        }
+        served_ahead = now_served;
+        sleep_until(due + interval / 2);
+        clients += 1;
+        write(clients, u64::from(k) + 1);
+        if served_ahead < 2.0 {
+            continue;
+        }
+        // Wait for the preparation of the next scrape, then change the
+        // file again before that scrape: it must read the new file.
+        let prepared = counter("ovpn_exporter_renderings_prepared_total");
+        let next = due + interval;
+        while counter("ovpn_exporter_renderings_prepared_total") == prepared
+            && Instant::now() < next
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if Instant::now() + Duration::from_millis(50) < next {
+            clients += 1;
+            write(clients, u64::from(k) + 100);
+            late_change = true;
+        }
+    }
+    assert!(
+        served_ahead >= 2.0,
+        "{served_ahead} scrapes served a prepared rendering"
+    );
+    assert!(
+        late_change,
+        "no preparation came early enough to change the file after it"
+    );
+}

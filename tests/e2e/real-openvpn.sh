@@ -29,7 +29,9 @@
 #   Then: the exporter and a real Prometheus on loopback (root namespace);
 #   a TCP connection held before TLS (OpenVPN lists it as UNDEF); churn:
 #   two more clients per server connect and disconnect in a loop for 30 s
-#   while the status files are read as fast as possible.
+#   while the status files are read as fast as possible; meanwhile
+#   Prometheus, scraping every second, is served renderings the exporter
+#   made ahead of its scrapes.
 #
 # Every check prints `ok ...` or `FAIL ... : reason`; the last line is
 # `real openvpn e2e: N/M checks passed`; the exit status is non-zero if any
@@ -586,6 +588,9 @@ handshake
 
 step "churn: clients come and go for ${churn_seconds} s"
 churn
+
+step "Prometheus's scrapes, prepared ahead"
+py prepared --url "http://127.0.0.1:$exporter_port/prom"
 
 step "cleanup"
 [ $passed != "$total" ] && show_logs

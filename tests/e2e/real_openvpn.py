@@ -577,6 +577,21 @@ def cmd_prometheus(plan, args):
         check(got == want, f"prometheus: {query} = {want}", f"got {got}")
 
 
+def cmd_prepared(plan, args):
+    """Prometheus scraped the exporter every second while OpenVPN rewrote
+    its files: the exporter rendered changes ahead of its scrapes, and
+    served scrapes those renderings."""
+    expo = Exposition(http_get(args.url))
+    made = expo.one("ovpn_exporter_renderings_prepared_total")
+    served = expo.one("ovpn_exporter_scrapes_served_prepared_total")
+    print(f"     renderings made ahead of a scrape: {made}, scrapes served one: {served}")
+    check(
+        made and served and served <= made,
+        "prometheus: scrapes were served renderings made ahead of them",
+        f"made {made}, served {served}",
+    )
+
+
 # ---------------------------------------------------------------- handshake
 
 # The Common Name OpenVPN lists for a connection whose TLS handshake has
@@ -906,6 +921,8 @@ def main():
     s = sub.add_parser("prometheus")
     s.add_argument("--url", required=True)
     s.add_argument("--timeout", type=float, default=60)
+    s = sub.add_parser("prepared")
+    s.add_argument("--url", required=True)
     s = sub.add_parser("handshake")
     s.add_argument("--server", required=True)
     s.add_argument("--url", required=True)

@@ -42,6 +42,8 @@ pub struct Stats {
     tls_errors: AtomicU64,
     open: AtomicU64,
     panics: AtomicU64,
+    prepared: AtomicU64,
+    served_prepared: AtomicU64,
     /// `Some` when a web config file is in use: whether its last (re)load
     /// succeeded.
     config_ok: Option<AtomicBool>,
@@ -71,6 +73,16 @@ impl Stats {
     /// did (its responses end with an error).
     pub fn panicked(&self) {
         self.panics.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a rendering made ahead of a steady scraper's next scrape.
+    pub fn prepared(&self) {
+        self.prepared.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a scrape served the rendering made ahead of it.
+    pub fn served_prepared(&self) {
+        self.served_prepared.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records the outcome of a web config reload.
@@ -129,6 +141,26 @@ impl Stats {
             "ovpn_exporter_http_handler_panics_total",
             &[],
             self.panics.load(Ordering::Relaxed),
+        );
+        out.family(
+            "ovpn_exporter_renderings_prepared_total",
+            "counter",
+            "Renderings made ahead of a steady scraper's next scrape, a source having changed since its last.",
+        );
+        out.sample(
+            "ovpn_exporter_renderings_prepared_total",
+            &[],
+            self.prepared.load(Ordering::Relaxed),
+        );
+        out.family(
+            "ovpn_exporter_scrapes_served_prepared_total",
+            "counter",
+            "Scrapes served the rendering made ahead of them (no source changed in between).",
+        );
+        out.sample(
+            "ovpn_exporter_scrapes_served_prepared_total",
+            &[],
+            self.served_prepared.load(Ordering::Relaxed),
         );
         if let Some(ok) = &self.config_ok {
             out.family(
