@@ -729,11 +729,12 @@ def judge_raw_reads(name, src, reads, final):
     """Every raw read must parse completely to a plausible document, be
     Incomplete, or be torn. OpenVPN rewrites the file in place (seek 0, one
     write per line, truncate), so a read during a rewrite can get the new
-    document's first k bytes followed by the old document's bytes from k on;
-    such a mix may parse, or fail on any line. A read is counted as torn only
-    when it is exactly such a mix of two documents that were read quietly;
-    any other error or implausible document fails the check."""
-    documents = {data for data, quiet in reads if quiet} | {final}
+    document's first k bytes followed by the old document's bytes from k on
+    (or a few such runs in turn: `is_torn`); such a mix may parse, or fail
+    on any line. A read is counted as torn only when it is such a mix of two
+    documents read quietly one after the other; any other error or
+    implausible document fails the check."""
+    documents = list(dict.fromkeys([data for data, quiet in reads if quiet] + [final]))
     n = collections.Counter()
     examples = {}
     for (data, _), count in reads.items():
@@ -803,34 +804,41 @@ def show_against_nearest(name, data, documents):
             print(f"       {line}")
 
 
+# Most runs of alternating documents a torn read is taken to have: a read
+# that the writer passed once has two, one it passed and that passed the
+# writer back has three; four were seen (below).
+TORN_RUNS = 6
+
+
 def is_torn(data, documents):
-    """True if every byte of DATA is the byte at the same offset in one of
-    two DOCUMENTS, OLD and NEW, and DATA is at least as long as OLD: a read
-    in the middle of OpenVPN's in-place rewrite of OLD into NEW (until the
-    final truncate the file keeps at least OLD's length). Usually such a
-    read is NEW[:k] + OLD[k:], but a read is not atomic against the writes:
-    on a busy machine a reader paused in the middle of its copy is passed
-    by the writer and passes it again, and gets runs of both in turn (seen
-    once in 280,000 reads of a 2.4 KB file rewritten line by line with both
-    cores busy)."""
-    for old in documents:
-        if len(data) < len(old) or common_prefix(data, old) == len(data):
-            continue
-        if any(new != old and interleaves(data, old, new) for new in documents):
-            return True
-    return False
+    """True if DATA was read in the middle of OpenVPN's in-place rewrite
+    of OLD into NEW, two documents one after the other in DOCUMENTS (in the
+    order they were first read): as long as OLD at least (until the final
+    truncate the file keeps OLD's length), and made of at most TORN_RUNS
+    runs each taken from OLD or NEW at the same offsets. Usually such a
+    read is NEW[:k] + OLD[k:], but a read is not atomic against the
+    writes: on a busy machine a reader paused in the middle of its copy is
+    passed by the writer and may pass it again, and gets runs of both in
+    turn (seen once in 280,000 reads of a 2.4 KB file rewritten line by
+    line with both cores busy: four runs)."""
+    return any(
+        len(data) >= len(old) and runs(data, old, new) <= TORN_RUNS
+        for old, new in zip(documents, documents[1:])
+    )
 
 
-def interleaves(data, old, new):
-    """True if each byte of DATA equals OLD's or NEW's at its offset."""
+def runs(data, old, new):
+    """How few runs, each equal to OLD's or NEW's bytes at the same offsets,
+    make up DATA (a large number if none do)."""
     data, old, new = memoryview(data), memoryview(old), memoryview(new)
-    at = 0
-    while at < len(data):
+    at = n = 0
+    while at < len(data) and n <= TORN_RUNS:
         step = max(common_prefix(data[at:], old[at:]), common_prefix(data[at:], new[at:]))
         if step == 0:
-            return False
+            return TORN_RUNS + 1
         at += step
-    return True
+        n += 1
+    return n
 
 
 def common_prefix(a, b):
