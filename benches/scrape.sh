@@ -16,7 +16,7 @@
 #   rss     the process's peak resident memory (VmHWM) at the end.
 # SCRAPE_STEADY=S scrapes every S seconds instead, as Prometheus does, with
 # the file changed halfway between two scrapes: after three scrapes the
-# exporter prepares each next one (--web.disable-prepare-ahead), and
+# exporter prepares each next one (unless --web.disable-prepare-ahead), and
 # "first" is the scrape that finds a rendering made ahead of it; the
 # exporter's own count of scrapes served that way is printed after the row.
 # Run from the repository root: bash benches/scrape.sh [ROUNDS]
@@ -128,6 +128,6 @@ for clients in ${SCRAPE_CLIENTS:-1000 10000 100000}; do
         "$(mib "$(stat -c %s "$status")")" "$(mib "$expo")" "$(mib "$gz")" \
         "$(echo "$first" | ms)" "$(echo "$cached" | ms)" "$cpu" "$rss"
     if [ -n "${SCRAPE_STEADY:-}" ]; then
-        echo "$prom" | awk '/^ovpn_exporter_(renderings_prepared|scrapes_served_prepared)_total/ { printf "    %s %s\n", $1, $2 }'
+        echo "$prom" | awk '/^ovpn_exporter_(prepared_refreshes|scrapes_served_prepared)_total/ { printf "    %s %s\n", $1, $2 }'
     fi
 done

@@ -7,11 +7,12 @@
 //! before it arrives, and the scrape is served the finished rendering. The
 //! scrape still refreshes the sources itself, so a change between the two
 //! is read as it would be without this, and the preparation was wasted.
-//! Wasted preparations back off: after one, the next scrape is not
-//! prepared for, after two in a row the next two, and so on up to
-//! sixteen, so a source rewritten just before each scrape (in step with
-//! the scraper) costs at most one rendering in seventeen more than
-//! without preparing.
+//!
+//! Wasted preparations are paid from a budget: each scrape adds a
+//! sixteenth of a rendering to it, at most two renderings are saved, and
+//! a scraper is prepared for only while one is. Whatever the pattern of
+//! changes, preparing then costs at most one rendering more per sixteen
+//! scrapes, plus two, plus one when a scraper stops.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -37,8 +38,11 @@ const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 /// this much. Prometheus keeps its own interval to a few milliseconds.
 const SLACK: Duration = Duration::from_millis(20);
 
-/// Most scrapes not prepared for after wasted preparations.
-const MAX_BACKOFF: u32 = 16;
+/// Scrapes that pay for one wasted preparation.
+const SCRAPES_PER_WASTE: u32 = 16;
+
+/// Most credit a scraper saves, in scrapes: two wasted preparations.
+const MAX_CREDIT: u32 = 2 * SCRAPES_PER_WASTE;
 
 /// Who scrapes: the peer's address and the collector set it asks for.
 pub type Scraper = (IpAddr, Collectors);
@@ -53,16 +57,13 @@ pub struct Cadences<R> {
 struct Cadence<R> {
     last: Instant,
     interval: Option<Duration>,
-    /// The last interval matched the one before.
-    steady: bool,
     /// When to prepare for the next scrape, until it is done.
     due: Option<Instant>,
-    /// What was rendered ahead of the next scrape, if anything.
+    /// What was rendered ahead of the next scrape, if anything. (A `Weak`
+    /// keeps its allocation, so no other rendering can take its address.)
     prepared: Option<Weak<R>>,
-    /// Scrapes to skip after the last wasted preparation.
-    backoff: u32,
-    /// Scrapes still to skip.
-    skip: u32,
+    /// The budget for wasted preparations, in scrapes.
+    credit: u32,
 }
 
 impl<R> Default for Cadences<R> {
@@ -76,8 +77,8 @@ impl<R> Default for Cadences<R> {
 impl<R> Cadences<R> {
     /// Records that `scraper` came at `at` and was served `served`; true if
     /// that is the rendering prepared for it. If it now comes at a steady
-    /// interval, its next scrape is prepared for `lead` before it is due
-    /// (at most a quarter of the interval before).
+    /// interval and its budget allows, its next scrape is prepared for
+    /// `lead` before it is due (at most a quarter of the interval before).
     pub fn scraped(
         &mut self,
         scraper: Scraper,
@@ -98,38 +99,32 @@ impl<R> Cadences<R> {
         let c = self.scrapers.entry(scraper).or_insert_with(|| Cadence {
             last: at,
             interval: None,
-            steady: false,
             due: None,
             prepared: None,
-            backoff: 0,
-            skip: 0,
+            credit: MAX_CREDIT,
         });
         let prepared = c.prepared.take();
         let used = prepared
             .as_ref()
-            .and_then(Weak::upgrade)
-            .is_some_and(|p| Arc::ptr_eq(&p, served));
-        if used {
-            c.backoff = 0;
-        } else if prepared.is_some() {
-            c.backoff = (c.backoff * 2).clamp(1, MAX_BACKOFF);
-            c.skip = c.backoff;
+            .is_some_and(|p| std::ptr::eq(p.as_ptr(), Arc::as_ptr(served)));
+        c.credit = (c.credit + 1).min(MAX_CREDIT);
+        if prepared.is_some() && !used {
+            c.credit = c.credit.saturating_sub(SCRAPES_PER_WASTE);
         }
+        c.due = None;
         let Some(interval) = at.checked_duration_since(c.last).filter(|d| !d.is_zero()) else {
             return used;
         };
         c.last = at;
-        c.steady = c
+        let steady = c
             .interval
             .is_some_and(|prev| prev.abs_diff(interval) <= prev / 50 + SLACK);
         c.interval = Some(interval);
-        c.due = None;
-        if c.steady && (MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {
-            if c.skip > 0 {
-                c.skip -= 1;
-            } else {
-                c.due = Some(at + interval.saturating_sub(lead.min(interval / 4)));
-            }
+        if steady
+            && (MIN_INTERVAL..=MAX_INTERVAL).contains(&interval)
+            && c.credit >= SCRAPES_PER_WASTE
+        {
+            c.due = Some(at + interval.saturating_sub(lead.min(interval / 4)));
         }
         used
     }
@@ -151,19 +146,24 @@ impl<R> Cadences<R> {
         due
     }
 
-    /// Records what was rendered ahead of `scraper`'s next scrape.
-    pub fn prepared(&mut self, scraper: Scraper, rendering: &Arc<R>) {
-        if let Some(c) = self.scrapers.get_mut(&scraper) {
+    /// Records what was rendered ahead of `scraper`'s next scrape, by a
+    /// preparation that began at `began`; ignored if the scraper came
+    /// since (it was served already).
+    pub fn prepared(&mut self, scraper: Scraper, rendering: &Arc<R>, began: Instant) {
+        if let Some(c) = self.scrapers.get_mut(&scraper)
+            && c.last < began
+        {
             c.prepared = Some(Arc::downgrade(rendering));
         }
     }
 }
 
-/// How long before a scrape to start preparing it, from how long the last
-/// rendering took to make: twice that and 50 ms, within 100 ms to 2 s.
+/// How long before a scrape to start preparing it, from how long the
+/// rendering for a scrape takes to make: twice that and 50 ms, within
+/// 100 ms to 1 s (a management interface's reply is reused for 1 s).
 pub fn lead(making: Duration) -> Duration {
     (making * 2 + Duration::from_millis(50))
-        .clamp(Duration::from_millis(100), Duration::from_secs(2))
+        .clamp(Duration::from_millis(100), Duration::from_secs(1))
 }
 
 #[cfg(test)]
@@ -234,12 +234,12 @@ mod tests {
         let t0 = Instant::now();
         let k = (PEER, Collectors::ALL);
         for o in [0, 2000, 4000] {
-            c.scraped(k, t0 + ms(o), &Arc::new(0), Duration::from_secs(2));
+            c.scraped(k, t0 + ms(o), &Arc::new(0), Duration::from_secs(1));
         }
         assert_eq!(c.next_due(), Some(t0 + ms(5500)));
         assert_eq!(lead(Duration::ZERO), Duration::from_millis(100));
         assert_eq!(lead(Duration::from_millis(120)), Duration::from_millis(290));
-        assert_eq!(lead(Duration::from_secs(5)), Duration::from_secs(2));
+        assert_eq!(lead(Duration::from_secs(5)), Duration::from_secs(1));
     }
 
     #[test]
@@ -254,48 +254,63 @@ mod tests {
         assert!(c.take_due(due + ms(1000)).is_empty());
         assert_eq!(c.next_due(), None);
         let prepared = Arc::new(7);
-        c.prepared(k, &prepared);
+        c.prepared(k, &prepared, due);
         // The scrape served what was prepared: used.
         assert!(c.scraped(k, t0 + ms(45000), &prepared, LEAD));
         // Served another rendering (a source changed in between): not used.
         c.take_due(t0 + ms(60000));
-        c.prepared(k, &prepared);
+        c.prepared(k, &prepared, t0 + ms(59_800));
         assert!(!c.scraped(k, t0 + ms(60000), &Arc::new(8), LEAD));
-        // A rendering no longer held is never taken for a new one.
-        c.prepared(k, &Arc::new(9));
-        assert!(!c.scraped(k, t0 + ms(75000), &Arc::new(9), LEAD));
+        // A preparation that began before the last scrape is not for the
+        // next one.
+        c.prepared(k, &prepared, t0 + ms(59_900));
+        assert!(!c.scraped(k, t0 + ms(75000), &prepared, LEAD));
     }
 
-    #[test]
-    fn wasted_preparations_back_off() {
+    /// Scrapes a steady scraper `n` times, a second apart; the i-th
+    /// preparation is wasted if `wasted(i)`. Returns (preparations, wasted
+    /// ones).
+    fn prepare_n(n: u64, wasted: &dyn Fn(u64) -> bool) -> (u64, u64) {
         let mut c = Cadences::default();
         let t0 = Instant::now();
         let k = (PEER, Collectors::ALL);
-        scrape_at(&mut c, k, t0, &[0, 1000]);
-        // Which scrapes after the third are prepared for, when every
-        // preparation is wasted (each scrape served a newer rendering).
-        let mut prepared_for = Vec::new();
-        for n in 2..40u64 {
-            let due = c.scrapers[&k].due;
-            if due.is_some() {
-                prepared_for.push(n);
-                assert_eq!(c.take_due(t0 + ms(n * 1000)), vec![k]);
-                c.prepared(k, &Arc::new(1));
+        let (mut made, mut lost) = (0, 0);
+        let kept = Arc::new(1);
+        for i in 0..n {
+            let at = t0 + ms(i * 1000);
+            let mut served = Arc::new(2);
+            if c.take_due(at) == [k] {
+                c.prepared(k, &kept, t0 + ms(i * 1000 - 100));
+                if wasted(made) {
+                    lost += 1;
+                } else {
+                    served = Arc::clone(&kept);
+                }
+                made += 1;
             }
-            assert!(!c.scraped(k, t0 + ms(n * 1000), &Arc::new(2), LEAD));
+            let used = c.scraped(k, at, &served, LEAD);
+            assert_eq!(used, Arc::ptr_eq(&served, &kept));
         }
-        assert_eq!(prepared_for, [3, 5, 8, 13, 22, 39]);
-        // One used preparation ends the backoff.
-        let mut n = 39;
-        while c.scrapers[&k].due.is_none() {
-            n += 1;
-            c.scraped(k, t0 + ms(n * 1000), &Arc::new(2), LEAD);
+        (made, lost)
+    }
+
+    #[test]
+    fn wasted_preparations_cost_at_most_one_rendering_per_sixteen_scrapes() {
+        // Every preparation used: every scrape after the third prepared.
+        assert_eq!(prepare_n(100, &|_| false), (97, 0));
+        // Wasted in any pattern: at most 2 + 100 / 16 of 100 scrapes.
+        let patterns: [(&str, &dyn Fn(u64) -> bool); 3] = [
+            ("all", &|_| true),
+            ("every other", &|i| i % 2 == 0),
+            ("one in three", &|i| i % 3 == 0),
+        ];
+        for (name, wasted) in patterns {
+            let (made, lost) = prepare_n(100, wasted);
+            assert!(
+                (2..=2 + 100 / 16).contains(&lost),
+                "{name}: {lost} of {made} wasted"
+            );
         }
-        let kept = Arc::new(3);
-        c.take_due(t0 + ms((n + 1) * 1000));
-        c.prepared(k, &kept);
-        assert!(c.scraped(k, t0 + ms((n + 1) * 1000), &kept, LEAD));
-        assert!(c.scrapers[&k].due.is_some());
     }
 
     #[test]

@@ -175,11 +175,11 @@ pub struct Cli {
     )]
     pub web_disable_sessions: bool,
 
-    /// Do not render a changed status file ahead of a scraper that comes
-    /// at a steady interval (three scrapes alike, 0.5 s to 1 h apart). By
-    /// default its next scrape is prepared for shortly before it is due,
-    /// so that it finds the rendering made; it still reads the files
-    /// itself, and gets a newer change. Off with a management source.
+    /// Do not refresh and render ahead of a scraper that comes at a steady
+    /// interval (three scrapes alike, 0.5 s to 1 h apart). By default its
+    /// next scrape is prepared for shortly before it is due, so that it
+    /// finds a change rendered; it still checks the sources itself, and
+    /// gets a newer change.
     #[arg(
         long = "web.disable-prepare-ahead",
         env = "OVPN_EXPORTER_WEB_DISABLE_PREPARE_AHEAD",

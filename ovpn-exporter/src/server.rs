@@ -87,8 +87,9 @@ impl Settings {
     }
 }
 
-/// A rendering being made, and the collector set it is for.
-type Making = Option<(Collectors, Arc<Rendered>)>;
+/// A rendering being made, the collector set it is for, and whether it is
+/// made ahead of a scrape.
+type Making = Option<(Collectors, Arc<Rendered>, bool)>;
 
 /// Shared by every connection.
 #[derive(Debug)]
@@ -100,14 +101,15 @@ pub struct App {
     /// something changed or its set has no rendering yet).
     refresh: Arc<tokio::sync::Mutex<()>>,
     /// The rendering being made, with its collector set: a scrape for the
-    /// same set shares it instead of waiting for its end.
+    /// same set shares it instead of waiting for its end, unless it is made
+    /// ahead of a scrape (the scrape then waits for it, and reads the
+    /// sources itself).
     making: Arc<tokio::sync::watch::Sender<Making>>,
-    /// How long the last new rendering for a scrape took, from the
-    /// refresh that started it to its end (nanoseconds).
+    /// How long a new rendering for a scrape takes, from the refresh that
+    /// starts it to its end: a moving average (nanoseconds).
     making_time: Arc<AtomicU64>,
-    /// Steady scrapers and what was prepared for them; `None` when not
-    /// preparing (turned off, or a management interface among the sources:
-    /// each refresh asks it anew, so a preparation would never serve).
+    /// Steady scrapers and what was prepared for them; `None` when turned
+    /// off.
     ahead: Option<Mutex<Cadences<Rendered>>>,
     /// Wakes the preparing task when a due time may have moved.
     ahead_wake: tokio::sync::Notify,
@@ -121,7 +123,8 @@ impl App {
     /// Wraps the exporter state.
     pub fn new(exporter: Exporter, settings: Settings, web: WebState) -> Self {
         let stats = Arc::new(Stats::new(web.has_file()));
-        let ahead = (settings.prepare_ahead && !exporter.has_live_sources())
+        let ahead = settings
+            .prepare_ahead
             .then(|| Mutex::new(Cadences::default()));
         App {
             exporter: Arc::new(Mutex::new(exporter)),
@@ -146,14 +149,19 @@ impl App {
     /// soon as its making starts, so that its gzip copy is sent while it is
     /// made. Until it is finished, a scrape for the same collectors shares
     /// it as it is made (without reading the sources again), and any other
-    /// refresh waits, then finds it made. With the rendering comes whether
-    /// this call started it.
-    async fn current(&self, collectors: Collectors) -> Option<(Arc<Rendered>, bool)> {
+    /// refresh waits, then finds it made. `ahead` marks a refresh ahead of
+    /// a scrape: its rendering is not shared while it is made (a scrape
+    /// that comes meanwhile waits, then reads the sources itself). With the
+    /// rendering comes whether this call started it.
+    async fn current(&self, collectors: Collectors, ahead: bool) -> Option<(Arc<Rendered>, bool)> {
         let mut making = self.making.subscribe();
-        let shared = making.wait_for(|m| m.as_ref().is_some_and(|(c, _)| collectors.served_by(*c)));
+        let shared = making.wait_for(|m| {
+            m.as_ref()
+                .is_some_and(|(c, _, early)| !early && collectors.served_by(*c))
+        });
         let flight = tokio::select! {
             flight = Arc::clone(&self.refresh).lock_owned() => flight,
-            Ok(m) = shared => return m.as_ref().map(|(_, r)| (Arc::clone(r), false)),
+            Ok(m) = shared => return m.as_ref().map(|(_, r, _)| (Arc::clone(r), false)),
         };
         let exporter = Arc::clone(&self.exporter);
         let stats = Arc::clone(&self.stats);
@@ -168,7 +176,7 @@ impl App {
                 .unwrap_or_else(PoisonError::into_inner)
                 .start(collectors);
             if job.is_some() {
-                making.send_replace(Some((collectors, Arc::clone(&r))));
+                making.send_replace(Some((collectors, Arc::clone(&r), ahead)));
             }
             let _ = tx.send((r, job.is_some()));
             let Some(job) = job else { return };
@@ -178,10 +186,17 @@ impl App {
                 stats.panicked();
                 tracing::error!("rendering panicked; its responses end with an error");
             }
-            // The time a scrape's rendering takes (`/sessions` makes none).
+            // The time a scrape's rendering takes (`/sessions` makes none),
+            // averaged so that one slow read does not move it far.
             if collectors != Collectors::NONE {
                 let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                making_time.store(took, Ordering::Relaxed);
+                let _ = making_time.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
+                    Some(if avg == 0 {
+                        took
+                    } else {
+                        avg - avg / 4 + took / 4
+                    })
+                });
             }
             making.send_replace(None);
         });
@@ -220,10 +235,14 @@ impl App {
             }
             let due = lock().take_due(Instant::now());
             for scraper in due {
-                if let Some((r, true)) = self.current(scraper.1).await {
+                let began = Instant::now();
+                let Some((r, made)) = self.current(scraper.1, true).await else {
+                    continue;
+                };
+                self.stats.prepared(made);
+                if made {
                     tracing::debug!(peer = %scraper.0, "rendered ahead of a scrape");
-                    self.stats.prepared();
-                    lock().prepared(scraper, &r);
+                    lock().prepared(scraper, &r, began);
                 }
             }
         }
@@ -323,7 +342,7 @@ impl App {
             "/sessions" | "/sessions_local" if self.settings.sessions => {
                 // The snapshots, without paying for an exposition no one
                 // may ask for (a scrape renders its own).
-                let Some((r, _)) = self.current(Collectors::NONE).await else {
+                let Some((r, _)) = self.current(Collectors::NONE, false).await else {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
                 };
                 let gzip = accepts_gzip(&req);
@@ -363,7 +382,7 @@ impl App {
                 );
             }
         };
-        let Some((r, _)) = self.current(collectors).await else {
+        let Some((r, _)) = self.current(collectors, false).await else {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "refresh failed\n");
         };
         self.scraped((peer, collectors), arrived, &r);

@@ -34,12 +34,6 @@ impl Exporter {
         }
     }
 
-    /// True if a source is a management interface, read anew on every
-    /// refresh.
-    pub fn has_live_sources(&self) -> bool {
-        self.sources.iter().any(Source::is_live)
-    }
-
     /// Names the server in `/sessions` (`server`) `name` instead of the
     /// host name.
     pub fn set_server(&mut self, name: String) {

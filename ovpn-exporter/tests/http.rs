@@ -1362,7 +1362,8 @@ fn a_steady_scraper_is_served_renderings_made_ahead_of_it() {
     write(clients, 0);
     let arg = format!("udp={}", path.display());
     let server = Server::start(&["--status-file", &arg]);
-    let counter = |name: &str| server.prom_with(&[]).get(name, &[]).unwrap();
+    let counter =
+        |name: &str, labels: &[(&str, &str)]| server.prom_with(&[]).get(name, labels).unwrap();
     let sleep_until = |t: Instant| std::thread::sleep(t.saturating_duration_since(Instant::now()));
     let interval = Duration::from_secs(1);
     let start = Instant::now();
@@ -1377,7 +1378,7 @@ fn a_steady_scraper_is_served_renderings_made_ahead_of_it() {
             Some(clients as f64),
             "scrape {k}"
         );
-        let now_served = counter("ovpn_exporter_scrapes_served_prepared_total");
+        let now_served = counter("ovpn_exporter_scrapes_served_prepared_total", &[]);
         if late_change {
             assert_eq!(
                 now_served, served_ahead,
@@ -1394,9 +1395,10 @@ fn a_steady_scraper_is_served_renderings_made_ahead_of_it() {
         }
         // Wait for the preparation of the next scrape, then change the
         // file again before that scrape: it must read the new file.
-        let prepared = counter("ovpn_exporter_renderings_prepared_total");
+        let rendered = &[("outcome", "rendered")];
+        let prepared = counter("ovpn_exporter_prepared_refreshes_total", rendered);
         let next = due + interval;
-        while counter("ovpn_exporter_renderings_prepared_total") == prepared
+        while counter("ovpn_exporter_prepared_refreshes_total", rendered) == prepared
             && Instant::now() < next
         {
             std::thread::sleep(Duration::from_millis(5));

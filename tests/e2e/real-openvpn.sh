@@ -30,8 +30,8 @@
 #   a TCP connection held before TLS (OpenVPN lists it as UNDEF); churn:
 #   two more clients per server connect and disconnect in a loop for 30 s
 #   while the status files are read as fast as possible; meanwhile
-#   Prometheus, scraping every second, is served renderings the exporter
-#   made ahead of its scrapes.
+#   Prometheus scrapes every second, and the exporter refreshes ahead of
+#   its scrapes.
 #
 # Every check prints `ok ...` or `FAIL ... : reason`; the last line is
 # `real openvpn e2e: N/M checks passed`; the exit status is non-zero if any

@@ -42,7 +42,8 @@ pub struct Stats {
     tls_errors: AtomicU64,
     open: AtomicU64,
     panics: AtomicU64,
-    prepared: AtomicU64,
+    /// Refreshes ahead of a scrape: that rendered a change, that did not.
+    prepared: [AtomicU64; 2],
     served_prepared: AtomicU64,
     /// `Some` when a web config file is in use: whether its last (re)load
     /// succeeded.
@@ -75,9 +76,10 @@ impl Stats {
         self.panics.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts a rendering made ahead of a steady scraper's next scrape.
-    pub fn prepared(&self) {
-        self.prepared.fetch_add(1, Ordering::Relaxed);
+    /// Counts a refresh ahead of a steady scraper's next scrape, and
+    /// whether it made a new rendering.
+    pub fn prepared(&self, made: bool) {
+        self.prepared[usize::from(!made)].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a scrape served the rendering made ahead of it.
@@ -143,15 +145,17 @@ impl Stats {
             self.panics.load(Ordering::Relaxed),
         );
         out.family(
-            "ovpn_exporter_renderings_prepared_total",
+            "ovpn_exporter_prepared_refreshes_total",
             "counter",
-            "Renderings made ahead of a steady scraper's next scrape, a source having changed since its last.",
+            "Refreshes ahead of a steady scraper's next scrape, by outcome: rendered (a source had changed) or unchanged.",
         );
-        out.sample(
-            "ovpn_exporter_renderings_prepared_total",
-            &[],
-            self.prepared.load(Ordering::Relaxed),
-        );
+        for (outcome, n) in ["rendered", "unchanged"].into_iter().zip(&self.prepared) {
+            out.sample(
+                "ovpn_exporter_prepared_refreshes_total",
+                &[("outcome", outcome)],
+                n.load(Ordering::Relaxed),
+            );
+        }
         out.family(
             "ovpn_exporter_scrapes_served_prepared_total",
             "counter",
