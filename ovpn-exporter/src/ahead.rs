@@ -5,14 +5,15 @@
 //! same interval, the server refreshes the sources shortly before its next
 //! scrape is due: a change since its last scrape is then read and rendered
 //! before it arrives, and the scrape is served the finished rendering. The
-//! scrape still refreshes the sources itself, so a change between the two
-//! is read as it would be without this, and the preparation was wasted.
+//! scrape still checks the sources itself, so a change between the two is
+//! read as it would be without this, and the preparation was wasted.
 //!
-//! Wasted preparations are paid from a budget: each scrape adds a
-//! sixteenth of a rendering to it, at most two renderings are saved, and
-//! a scraper is prepared for only while one is. Whatever the pattern of
-//! changes, preparing then costs at most one rendering more per sixteen
-//! scrapes, plus two, plus one when a scraper stops.
+//! Preparations are paid from one budget for all scrapers: every scrape
+//! adds a sixteenth of a rendering to it, at most two renderings are
+//! saved, and a preparation takes one rendering from it when it is
+//! planned, given back at the scrape unless it was wasted. However the
+//! sources change and scrapers come and go, preparing then costs at most
+//! two renderings more, plus one per sixteen scrapes.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -41,35 +42,41 @@ const SLACK: Duration = Duration::from_millis(20);
 /// Scrapes that pay for one wasted preparation.
 const SCRAPES_PER_WASTE: u32 = 16;
 
-/// Most credit a scraper saves, in scrapes: two wasted preparations.
+/// Most credit saved, in scrapes: two wasted preparations.
 const MAX_CREDIT: u32 = 2 * SCRAPES_PER_WASTE;
 
 /// Who scrapes: the peer's address and the collector set it asks for.
 pub type Scraper = (IpAddr, Collectors);
 
-/// When each scraper came, and what was prepared for it.
+/// When each scraper came, what was prepared for it, and the budget.
 #[derive(Debug)]
 pub struct Cadences<R> {
     scrapers: HashMap<Scraper, Cadence<R>>,
+    /// The budget for wasted preparations, in scrapes.
+    credit: u32,
 }
 
 #[derive(Debug)]
 struct Cadence<R> {
     last: Instant,
     interval: Option<Duration>,
+    /// Scrapes seen: tells a preparation which scrape it is for.
+    scrapes: u64,
     /// When to prepare for the next scrape, until it is done.
     due: Option<Instant>,
+    /// A rendering's worth of credit is held for the next scrape's
+    /// preparation.
+    reserved: bool,
     /// What was rendered ahead of the next scrape, if anything. (A `Weak`
     /// keeps its allocation, so no other rendering can take its address.)
     prepared: Option<Weak<R>>,
-    /// The budget for wasted preparations, in scrapes.
-    credit: u32,
 }
 
 impl<R> Default for Cadences<R> {
     fn default() -> Self {
         Cadences {
             scrapers: HashMap::new(),
+            credit: MAX_CREDIT,
         }
     }
 }
@@ -77,7 +84,7 @@ impl<R> Default for Cadences<R> {
 impl<R> Cadences<R> {
     /// Records that `scraper` came at `at` and was served `served`; true if
     /// that is the rendering prepared for it. If it now comes at a steady
-    /// interval and its budget allows, its next scrape is prepared for
+    /// interval and the budget allows, its next scrape is prepared for
     /// `lead` before it is due (at most a quarter of the interval before).
     pub fn scraped(
         &mut self,
@@ -87,6 +94,7 @@ impl<R> Cadences<R> {
         lead: Duration,
     ) -> bool {
         if !self.scrapers.contains_key(&scraper) && self.scrapers.len() >= MAX_SCRAPERS {
+            // Its credit, if it held some, stays spent.
             let oldest = self
                 .scrapers
                 .iter()
@@ -99,19 +107,24 @@ impl<R> Cadences<R> {
         let c = self.scrapers.entry(scraper).or_insert_with(|| Cadence {
             last: at,
             interval: None,
+            scrapes: 0,
             due: None,
+            reserved: false,
             prepared: None,
-            credit: MAX_CREDIT,
         });
+        c.scrapes += 1;
+        c.due = None;
         let prepared = c.prepared.take();
         let used = prepared
             .as_ref()
             .is_some_and(|p| std::ptr::eq(p.as_ptr(), Arc::as_ptr(served)));
-        c.credit = (c.credit + 1).min(MAX_CREDIT);
-        if prepared.is_some() && !used {
-            c.credit = c.credit.saturating_sub(SCRAPES_PER_WASTE);
-        }
-        c.due = None;
+        let wasted = prepared.is_some() && !used;
+        let refund = if std::mem::take(&mut c.reserved) && !wasted {
+            SCRAPES_PER_WASTE
+        } else {
+            0
+        };
+        self.credit = (self.credit + refund + 1).min(MAX_CREDIT);
         let Some(interval) = at.checked_duration_since(c.last).filter(|d| !d.is_zero()) else {
             return used;
         };
@@ -122,8 +135,10 @@ impl<R> Cadences<R> {
         c.interval = Some(interval);
         if steady
             && (MIN_INTERVAL..=MAX_INTERVAL).contains(&interval)
-            && c.credit >= SCRAPES_PER_WASTE
+            && self.credit >= SCRAPES_PER_WASTE
         {
+            self.credit -= SCRAPES_PER_WASTE;
+            c.reserved = true;
             c.due = Some(at + interval.saturating_sub(lead.min(interval / 4)));
         }
         used
@@ -134,33 +149,34 @@ impl<R> Cadences<R> {
         self.scrapers.values().filter_map(|c| c.due).min()
     }
 
-    /// The scrapers whose preparation is due at `now`, each given once.
-    pub fn take_due(&mut self, now: Instant) -> Vec<Scraper> {
+    /// The scrapers whose preparation is due at `now`, each given once,
+    /// with the count of scrapes it follows (for [`Cadences::prepared`]).
+    pub fn take_due(&mut self, now: Instant) -> Vec<(Scraper, u64)> {
         let mut due = Vec::new();
         for (k, c) in &mut self.scrapers {
             if c.due.is_some_and(|d| d <= now) {
                 c.due = None;
-                due.push(*k);
+                due.push((*k, c.scrapes));
             }
         }
         due
     }
 
-    /// Records what was rendered ahead of `scraper`'s next scrape, by a
-    /// preparation that began at `began`; ignored if the scraper came
+    /// Records what was rendered ahead of `scraper`'s next scrape by a
+    /// preparation that followed its `after`-th scrape; ignored if it has come
     /// since (it was served already).
-    pub fn prepared(&mut self, scraper: Scraper, rendering: &Arc<R>, began: Instant) {
+    pub fn prepared(&mut self, scraper: Scraper, rendering: &Arc<R>, after: u64) {
         if let Some(c) = self.scrapers.get_mut(&scraper)
-            && c.last < began
+            && c.scrapes == after
         {
             c.prepared = Some(Arc::downgrade(rendering));
         }
     }
 }
 
-/// How long before a scrape to start preparing it, from how long the
-/// rendering for a scrape takes to make: twice that and 50 ms, within
-/// 100 ms to 1 s (a management interface's reply is reused for 1 s).
+/// How long before a scrape to start preparing it, from how long a
+/// rendering for its collector set takes to make: twice that and 50 ms,
+/// within 100 ms to 1 s.
 pub fn lead(making: Duration) -> Duration {
     (making * 2 + Duration::from_millis(50))
         .clamp(Duration::from_millis(100), Duration::from_secs(1))
@@ -250,66 +266,86 @@ mod tests {
         let due = scrape_at(&mut c, k, t0, &[0, 15000, 30000]).unwrap();
         assert_eq!(due, t0 + ms(44_800));
         assert!(c.take_due(t0 + ms(44_799)).is_empty());
-        assert_eq!(c.take_due(due), vec![k]);
+        assert_eq!(c.take_due(due), vec![(k, 3)]);
         assert!(c.take_due(due + ms(1000)).is_empty());
         assert_eq!(c.next_due(), None);
         let prepared = Arc::new(7);
-        c.prepared(k, &prepared, due);
+        c.prepared(k, &prepared, 3);
         // The scrape served what was prepared: used.
         assert!(c.scraped(k, t0 + ms(45000), &prepared, LEAD));
         // Served another rendering (a source changed in between): not used.
-        c.take_due(t0 + ms(60000));
-        c.prepared(k, &prepared, t0 + ms(59_800));
+        assert_eq!(c.take_due(t0 + ms(60000)), vec![(k, 4)]);
+        c.prepared(k, &prepared, 4);
         assert!(!c.scraped(k, t0 + ms(60000), &Arc::new(8), LEAD));
-        // A preparation that began before the last scrape is not for the
+        // A preparation that followed an earlier scrape is not for the
         // next one.
-        c.prepared(k, &prepared, t0 + ms(59_900));
+        c.prepared(k, &prepared, 4);
         assert!(!c.scraped(k, t0 + ms(75000), &prepared, LEAD));
     }
 
-    /// Scrapes a steady scraper `n` times, a second apart; the i-th
-    /// preparation is wasted if `wasted(i)`. Returns (preparations, wasted
-    /// ones).
-    fn prepare_n(n: u64, wasted: &dyn Fn(u64) -> bool) -> (u64, u64) {
+    /// Steady scrapers, a second apart each, taken in turn: `rounds`
+    /// rounds of scrapes by `scrapers` (peer number, scrapes per round).
+    /// The i-th preparation is wasted if `wasted(i)`. Returns (scrapes,
+    /// preparations, wasted ones).
+    fn prepare(
+        rounds: u64,
+        scrapers: &[(u32, u64)],
+        wasted: &dyn Fn(u64) -> bool,
+    ) -> (u64, u64, u64) {
         let mut c = Cadences::default();
         let t0 = Instant::now();
-        let k = (PEER, Collectors::ALL);
-        let (mut made, mut lost) = (0, 0);
+        let (mut seen, mut made, mut lost) = (0, 0, 0);
         let kept = Arc::new(1);
-        for i in 0..n {
-            let at = t0 + ms(i * 1000);
-            let mut served = Arc::new(2);
-            if c.take_due(at) == [k] {
-                c.prepared(k, &kept, t0 + ms(i * 1000 - 100));
-                if wasted(made) {
-                    lost += 1;
-                } else {
-                    served = Arc::clone(&kept);
+        for round in 0..rounds {
+            for &(peer, per_round) in scrapers {
+                let k = (IpAddr::V4(peer.into()), Collectors::ALL);
+                for j in 0..per_round {
+                    let at = t0 + ms((round * per_round + j) * 1000 + u64::from(peer));
+                    let mut served = Arc::new(2);
+                    if let [(due, n)] = c.take_due(at)[..] {
+                        assert_eq!(due, k);
+                        c.prepared(k, &kept, n);
+                        if wasted(made) {
+                            lost += 1;
+                        } else {
+                            served = Arc::clone(&kept);
+                        }
+                        made += 1;
+                    }
+                    let used = c.scraped(k, at, &served, LEAD);
+                    assert_eq!(used, Arc::ptr_eq(&served, &kept));
+                    seen += 1;
                 }
-                made += 1;
             }
-            let used = c.scraped(k, at, &served, LEAD);
-            assert_eq!(used, Arc::ptr_eq(&served, &kept));
         }
-        (made, lost)
+        (seen, made, lost)
     }
 
     #[test]
-    fn wasted_preparations_cost_at_most_one_rendering_per_sixteen_scrapes() {
+    fn wasted_preparations_cost_at_most_two_renderings_and_one_per_sixteen_scrapes() {
+        let one = [(1, 1)];
         // Every preparation used: every scrape after the third prepared.
-        assert_eq!(prepare_n(100, &|_| false), (97, 0));
-        // Wasted in any pattern: at most 2 + 100 / 16 of 100 scrapes.
+        assert_eq!(prepare(100, &one, &|_| false), (100, 97, 0));
         let patterns: [(&str, &dyn Fn(u64) -> bool); 3] = [
             ("all", &|_| true),
             ("every other", &|i| i % 2 == 0),
             ("one in three", &|i| i % 3 == 0),
         ];
+        // One scraper, or one steady scraper and sixteen that come once a
+        // round each and push it out of the table: whatever is wasted is
+        // paid from the one budget.
+        let crowd: Vec<(u32, u64)> = std::iter::once((1, 5))
+            .chain((2..18).map(|p| (p, 1)))
+            .collect();
         for (name, wasted) in patterns {
-            let (made, lost) = prepare_n(100, wasted);
-            assert!(
-                (2..=2 + 100 / 16).contains(&lost),
-                "{name}: {lost} of {made} wasted"
-            );
+            for scrapers in [&one[..], &crowd] {
+                let (scrapes, made, lost) = prepare(100, scrapers, wasted);
+                assert!(
+                    lost >= 2 && lost <= 2 + scrapes / 16,
+                    "{name}, {} scrapers: {lost} of {made} wasted in {scrapes} scrapes",
+                    scrapers.len()
+                );
+            }
         }
     }
 

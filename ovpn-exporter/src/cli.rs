@@ -178,8 +178,8 @@ pub struct Cli {
     /// Do not refresh and render ahead of a scraper that comes at a steady
     /// interval (three scrapes alike, 0.5 s to 1 h apart). By default its
     /// next scrape is prepared for shortly before it is due, so that it
-    /// finds a change rendered; it still checks the sources itself, and
-    /// gets a newer change.
+    /// finds a change rendered; it still checks the files itself, and gets
+    /// a newer change. Always off with a management source.
     #[arg(
         long = "web.disable-prepare-ahead",
         env = "OVPN_EXPORTER_WEB_DISABLE_PREPARE_AHEAD",

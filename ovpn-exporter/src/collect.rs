@@ -26,6 +26,14 @@ impl Collectors {
         ("exporter", Collectors::EXPORTER),
     ];
 
+    /// How many collector sets there are, [`Collectors::NONE`] included.
+    pub const COUNT: usize = 8;
+
+    /// A number below [`Collectors::COUNT`], one per set.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+
     /// True if a rendering made for `rendering` serves a request for
     /// `self`: the same set, or any for [`Collectors::NONE`] (every
     /// rendering holds the snapshots).

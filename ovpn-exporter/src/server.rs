@@ -87,9 +87,8 @@ impl Settings {
     }
 }
 
-/// A rendering being made, the collector set it is for, and whether it is
-/// made ahead of a scrape.
-type Making = Option<(Collectors, Arc<Rendered>, bool)>;
+/// A rendering being made, and the collector set it is for.
+type Making = Option<(Collectors, Arc<Rendered>)>;
 
 /// Shared by every connection.
 #[derive(Debug)]
@@ -100,16 +99,18 @@ pub struct App {
     /// (one for another set refreshes in turn, and renders only if
     /// something changed or its set has no rendering yet).
     refresh: Arc<tokio::sync::Mutex<()>>,
-    /// The rendering being made, with its collector set: a scrape for the
-    /// same set shares it instead of waiting for its end, unless it is made
-    /// ahead of a scrape (the scrape then waits for it, and reads the
-    /// sources itself).
+    /// The rendering being made for a scrape, with its collector set: a
+    /// scrape for the same set shares it instead of waiting for its end.
+    /// (One made ahead of a scrape is not shared: a scrape that comes
+    /// meanwhile waits for it, then checks the sources itself.)
     making: Arc<tokio::sync::watch::Sender<Making>>,
-    /// How long a new rendering for a scrape takes, from the refresh that
-    /// starts it to its end: a moving average (nanoseconds).
-    making_time: Arc<AtomicU64>,
-    /// Steady scrapers and what was prepared for them; `None` when turned
-    /// off.
+    /// How long a new rendering takes for each collector set, from the
+    /// refresh that starts it to its end: moving averages (nanoseconds).
+    making_time: Arc<[AtomicU64; Collectors::COUNT]>,
+    /// Steady scrapers and what was prepared for them; `None` when not
+    /// preparing (turned off, or a management interface among the sources:
+    /// a preparation would either serve its reply up to the lead old, as
+    /// it is reused for 1 s, or ask it twice).
     ahead: Option<Mutex<Cadences<Rendered>>>,
     /// Wakes the preparing task when a due time may have moved.
     ahead_wake: tokio::sync::Notify,
@@ -123,14 +124,13 @@ impl App {
     /// Wraps the exporter state.
     pub fn new(exporter: Exporter, settings: Settings, web: WebState) -> Self {
         let stats = Arc::new(Stats::new(web.has_file()));
-        let ahead = settings
-            .prepare_ahead
+        let ahead = (settings.prepare_ahead && !exporter.has_live_sources())
             .then(|| Mutex::new(Cadences::default()));
         App {
             exporter: Arc::new(Mutex::new(exporter)),
             refresh: Arc::new(tokio::sync::Mutex::new(())),
             making: Arc::new(tokio::sync::watch::Sender::new(None)),
-            making_time: Arc::new(AtomicU64::new(0)),
+            making_time: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
             ahead,
             ahead_wake: tokio::sync::Notify::new(),
             settings,
@@ -151,17 +151,14 @@ impl App {
     /// it as it is made (without reading the sources again), and any other
     /// refresh waits, then finds it made. `ahead` marks a refresh ahead of
     /// a scrape: its rendering is not shared while it is made (a scrape
-    /// that comes meanwhile waits, then reads the sources itself). With the
-    /// rendering comes whether this call started it.
+    /// that comes meanwhile waits, then checks the sources itself). With
+    /// the rendering comes whether this call started it.
     async fn current(&self, collectors: Collectors, ahead: bool) -> Option<(Arc<Rendered>, bool)> {
         let mut making = self.making.subscribe();
-        let shared = making.wait_for(|m| {
-            m.as_ref()
-                .is_some_and(|(c, _, early)| !early && collectors.served_by(*c))
-        });
+        let shared = making.wait_for(|m| m.as_ref().is_some_and(|(c, _)| collectors.served_by(*c)));
         let flight = tokio::select! {
             flight = Arc::clone(&self.refresh).lock_owned() => flight,
-            Ok(m) = shared => return m.as_ref().map(|(_, r, _)| (Arc::clone(r), false)),
+            Ok(m) = shared => return m.as_ref().map(|(_, r)| (Arc::clone(r), false)),
         };
         let exporter = Arc::clone(&self.exporter);
         let stats = Arc::clone(&self.stats);
@@ -175,8 +172,8 @@ impl App {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .start(collectors);
-            if job.is_some() {
-                making.send_replace(Some((collectors, Arc::clone(&r), ahead)));
+            if job.is_some() && !ahead {
+                making.send_replace(Some((collectors, Arc::clone(&r))));
             }
             let _ = tx.send((r, job.is_some()));
             let Some(job) = job else { return };
@@ -186,18 +183,16 @@ impl App {
                 stats.panicked();
                 tracing::error!("rendering panicked; its responses end with an error");
             }
-            // The time a scrape's rendering takes (`/sessions` makes none),
-            // averaged so that one slow read does not move it far.
-            if collectors != Collectors::NONE {
-                let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                let _ = making_time.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
-                    Some(if avg == 0 {
-                        took
-                    } else {
-                        avg - avg / 4 + took / 4
-                    })
-                });
-            }
+            // Averaged, so that one slow read does not move it far.
+            let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let avg = &making_time[collectors.index()];
+            let _ = avg.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
+                Some(if avg == 0 {
+                    took
+                } else {
+                    avg - avg / 4 + took / 4
+                })
+            });
             making.send_replace(None);
         });
         rx.await.ok()
@@ -207,11 +202,12 @@ impl App {
     /// `served`, for the preparation of its next one.
     fn scraped(&self, scraper: ahead::Scraper, at: Instant, served: &Arc<Rendered>) {
         let Some(ahead) = &self.ahead else { return };
-        let making = Duration::from_nanos(self.making_time.load(Ordering::Relaxed));
+        let making = self.making_time[scraper.1.index()].load(Ordering::Relaxed);
+        let lead = ahead::lead(Duration::from_nanos(making));
         let used = ahead
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .scraped(scraper, at, served, ahead::lead(making));
+            .scraped(scraper, at, served, lead);
         if used {
             self.stats.served_prepared();
         }
@@ -234,15 +230,14 @@ impl App {
                 () = tokio::time::sleep_until(due.into()) => {}
             }
             let due = lock().take_due(Instant::now());
-            for scraper in due {
-                let began = Instant::now();
+            for (scraper, scrapes) in due {
                 let Some((r, made)) = self.current(scraper.1, true).await else {
                     continue;
                 };
                 self.stats.prepared(made);
                 if made {
                     tracing::debug!(peer = %scraper.0, "rendered ahead of a scrape");
-                    lock().prepared(scraper, &r, began);
+                    lock().prepared(scraper, &r, scrapes);
                 }
             }
         }

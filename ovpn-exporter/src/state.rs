@@ -34,6 +34,12 @@ impl Exporter {
         }
     }
 
+    /// True if a source is a management interface, asked anew on a
+    /// refresh more than 1 s after its last reply.
+    pub fn has_live_sources(&self) -> bool {
+        self.sources.iter().any(Source::is_live)
+    }
+
     /// Names the server in `/sessions` (`server`) `name` instead of the
     /// host name.
     pub fn set_server(&mut self, name: String) {

@@ -585,12 +585,12 @@ def cmd_prepared(plan, args):
     rewrites fall between the scrapes: printed, not checked.)"""
     expo = Exposition(http_get(args.url))
     rendered = expo.one("ovpn_exporter_prepared_refreshes_total", outcome="rendered") or 0
-    unchanged = expo.one("ovpn_exporter_prepared_refreshes_total", outcome="unchanged") or 0
+    other = expo.one("ovpn_exporter_prepared_refreshes_total", outcome="not_rendered") or 0
     served = expo.one("ovpn_exporter_scrapes_served_prepared_total")
-    print(f"     refreshes ahead of a scrape: {rendered} rendered a change, {unchanged} found none; "
+    print(f"     refreshes ahead of a scrape: {rendered} rendered a change, {other} did not; "
           f"scrapes served a rendering made ahead: {served}")
     check(
-        rendered + unchanged > 0,
+        rendered + other > 0,
         "prometheus: its scrapes were recognised as steady and prepared for",
         "no refresh ahead of a scrape",
     )

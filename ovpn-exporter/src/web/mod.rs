@@ -147,9 +147,9 @@ impl Stats {
         out.family(
             "ovpn_exporter_prepared_refreshes_total",
             "counter",
-            "Refreshes ahead of a steady scraper's next scrape, by outcome: rendered (a source had changed) or unchanged.",
+            "Refreshes ahead of a steady scraper's next scrape, by outcome: rendered (a source had changed) or not_rendered (nothing new, or a scrape's rendering of it under way).",
         );
-        for (outcome, n) in ["rendered", "unchanged"].into_iter().zip(&self.prepared) {
+        for (outcome, n) in ["rendered", "not_rendered"].into_iter().zip(&self.prepared) {
             out.sample(
                 "ovpn_exporter_prepared_refreshes_total",
                 &[("outcome", outcome)],
