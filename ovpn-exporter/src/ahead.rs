@@ -11,9 +11,10 @@
 //! Preparations are paid from one budget for all scrapers: every scrape
 //! adds a sixteenth of a rendering to it, at most two renderings are
 //! saved, and a preparation takes one rendering from it when it is
-//! planned, given back at the scrape unless it was wasted. However the
-//! sources change and scrapers come and go, preparing then costs at most
-//! two renderings more, plus one per sixteen scrapes.
+//! planned, given back at the scrape if it rendered nothing or its
+//! rendering was served (not if the scrape came before it was done).
+//! However the sources change and scrapers come and go, preparing then
+//! costs at most two renderings more, plus one per sixteen scrapes.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -64,12 +65,25 @@ struct Cadence<R> {
     scrapes: u64,
     /// When to prepare for the next scrape, until it is done.
     due: Option<Instant>,
-    /// A rendering's worth of credit is held for the next scrape's
-    /// preparation.
-    reserved: bool,
-    /// What was rendered ahead of the next scrape, if anything. (A `Weak`
-    /// keeps its allocation, so no other rendering can take its address.)
-    prepared: Option<Weak<R>>,
+    /// Where the preparation for the next scrape is.
+    plan: Plan<R>,
+}
+
+/// A preparation for a scraper's next scrape; from `Planned` on, it holds
+/// a rendering's worth of the budget.
+#[derive(Debug)]
+enum Plan<R> {
+    /// None.
+    None,
+    /// Due at the cadence's `due`.
+    Planned,
+    /// Handed to the preparing task, which has not told its outcome.
+    Running,
+    /// Done: nothing had changed.
+    NotRendered,
+    /// Done: this was rendered. (A `Weak` keeps its allocation, so no other
+    /// rendering can take its address.)
+    Rendered(Weak<R>),
 }
 
 impl<R> Default for Cadences<R> {
@@ -109,20 +123,16 @@ impl<R> Cadences<R> {
             interval: None,
             scrapes: 0,
             due: None,
-            reserved: false,
-            prepared: None,
+            plan: Plan::None,
         });
         c.scrapes += 1;
         c.due = None;
-        let prepared = c.prepared.take();
-        let used = prepared
-            .as_ref()
-            .is_some_and(|p| std::ptr::eq(p.as_ptr(), Arc::as_ptr(served)));
-        let wasted = prepared.is_some() && !used;
-        let refund = if std::mem::take(&mut c.reserved) && !wasted {
-            SCRAPES_PER_WASTE
-        } else {
-            0
+        let used =
+            matches!(&c.plan, Plan::Rendered(p) if std::ptr::eq(p.as_ptr(), Arc::as_ptr(served)));
+        let refund = match std::mem::replace(&mut c.plan, Plan::None) {
+            Plan::Planned | Plan::NotRendered => SCRAPES_PER_WASTE,
+            Plan::Rendered(_) if used => SCRAPES_PER_WASTE,
+            Plan::None | Plan::Running | Plan::Rendered(_) => 0,
         };
         self.credit = (self.credit + refund + 1).min(MAX_CREDIT);
         let Some(interval) = at.checked_duration_since(c.last).filter(|d| !d.is_zero()) else {
@@ -138,7 +148,7 @@ impl<R> Cadences<R> {
             && self.credit >= SCRAPES_PER_WASTE
         {
             self.credit -= SCRAPES_PER_WASTE;
-            c.reserved = true;
+            c.plan = Plan::Planned;
             c.due = Some(at + interval.saturating_sub(lead.min(interval / 4)));
         }
         used
@@ -156,20 +166,21 @@ impl<R> Cadences<R> {
         for (k, c) in &mut self.scrapers {
             if c.due.is_some_and(|d| d <= now) {
                 c.due = None;
+                c.plan = Plan::Running;
                 due.push((*k, c.scrapes));
             }
         }
         due
     }
 
-    /// Records what was rendered ahead of `scraper`'s next scrape by a
-    /// preparation that followed its `after`-th scrape; ignored if it has come
-    /// since (it was served already).
-    pub fn prepared(&mut self, scraper: Scraper, rendering: &Arc<R>, after: u64) {
+    /// Records what the preparation for `scraper`'s scrape after its
+    /// `after`-th rendered, if anything; ignored if that scrape came first.
+    pub fn prepared(&mut self, scraper: Scraper, rendered: Option<&Arc<R>>, after: u64) {
         if let Some(c) = self.scrapers.get_mut(&scraper)
             && c.scrapes == after
+            && matches!(c.plan, Plan::Running)
         {
-            c.prepared = Some(Arc::downgrade(rendering));
+            c.plan = rendered.map_or(Plan::NotRendered, |r| Plan::Rendered(Arc::downgrade(r)));
         }
     }
 }
@@ -270,27 +281,42 @@ mod tests {
         assert!(c.take_due(due + ms(1000)).is_empty());
         assert_eq!(c.next_due(), None);
         let prepared = Arc::new(7);
-        c.prepared(k, &prepared, 3);
+        c.prepared(k, Some(&prepared), 3);
         // The scrape served what was prepared: used.
         assert!(c.scraped(k, t0 + ms(45000), &prepared, LEAD));
         // Served another rendering (a source changed in between): not used.
         assert_eq!(c.take_due(t0 + ms(60000)), vec![(k, 4)]);
-        c.prepared(k, &prepared, 4);
+        c.prepared(k, Some(&prepared), 4);
         assert!(!c.scraped(k, t0 + ms(60000), &Arc::new(8), LEAD));
         // A preparation that followed an earlier scrape is not for the
         // next one.
-        c.prepared(k, &prepared, 4);
+        assert_eq!(c.take_due(t0 + ms(75000)), vec![(k, 5)]);
         assert!(!c.scraped(k, t0 + ms(75000), &prepared, LEAD));
+        c.prepared(k, Some(&prepared), 5);
+        assert!(!c.scraped(k, t0 + ms(90000), &prepared, LEAD));
+    }
+
+    /// What became of a preparation in [`prepare`].
+    #[derive(Clone, Copy)]
+    enum Outcome {
+        /// Its rendering was served.
+        Used,
+        /// A change came after it: the scrape was served another.
+        Wasted,
+        /// Nothing had changed.
+        NothingNew,
+        /// The scrape came before it told its outcome.
+        Late,
     }
 
     /// Steady scrapers, a second apart each, taken in turn: `rounds`
-    /// rounds of scrapes by `scrapers` (peer number, scrapes per round).
-    /// The i-th preparation is wasted if `wasted(i)`. Returns (scrapes,
-    /// preparations, wasted ones).
+    /// rounds of scrapes by `scrapers` (peer number, scrapes per round);
+    /// the i-th preparation ends as `outcome(i)`. Returns (scrapes,
+    /// preparations, those that cost a rendering more: wasted or late).
     fn prepare(
         rounds: u64,
         scrapers: &[(u32, u64)],
-        wasted: &dyn Fn(u64) -> bool,
+        outcome: &dyn Fn(u64) -> Outcome,
     ) -> (u64, u64, u64) {
         let mut c = Cadences::default();
         let t0 = Instant::now();
@@ -302,18 +328,28 @@ mod tests {
                 for j in 0..per_round {
                     let at = t0 + ms((round * per_round + j) * 1000 + u64::from(peer));
                     let mut served = Arc::new(2);
+                    let mut late = None;
                     if let [(due, n)] = c.take_due(at)[..] {
                         assert_eq!(due, k);
-                        c.prepared(k, &kept, n);
-                        if wasted(made) {
+                        match outcome(made) {
+                            Outcome::Used => {
+                                c.prepared(k, Some(&kept), n);
+                                served = Arc::clone(&kept);
+                            }
+                            Outcome::Wasted => c.prepared(k, Some(&kept), n),
+                            Outcome::NothingNew => c.prepared(k, None, n),
+                            Outcome::Late => late = Some(n),
+                        }
+                        if matches!(outcome(made), Outcome::Wasted | Outcome::Late) {
                             lost += 1;
-                        } else {
-                            served = Arc::clone(&kept);
                         }
                         made += 1;
                     }
                     let used = c.scraped(k, at, &served, LEAD);
                     assert_eq!(used, Arc::ptr_eq(&served, &kept));
+                    if let Some(n) = late {
+                        c.prepared(k, Some(&kept), n);
+                    }
                     seen += 1;
                 }
             }
@@ -324,12 +360,25 @@ mod tests {
     #[test]
     fn wasted_preparations_cost_at_most_two_renderings_and_one_per_sixteen_scrapes() {
         let one = [(1, 1)];
-        // Every preparation used: every scrape after the third prepared.
-        assert_eq!(prepare(100, &one, &|_| false), (100, 97, 0));
-        let patterns: [(&str, &dyn Fn(u64) -> bool); 3] = [
-            ("all", &|_| true),
-            ("every other", &|i| i % 2 == 0),
-            ("one in three", &|i| i % 3 == 0),
+        // Every preparation used, or finding nothing new: every scrape
+        // after the third prepared for.
+        assert_eq!(prepare(100, &one, &|_| Outcome::Used), (100, 97, 0));
+        assert_eq!(prepare(100, &one, &|_| Outcome::NothingNew), (100, 97, 0));
+        let patterns: [(&str, &dyn Fn(u64) -> Outcome); 4] = [
+            ("all wasted", &|_| Outcome::Wasted),
+            ("all late", &|_| Outcome::Late),
+            ("every other wasted", &|i| {
+                if i % 2 == 0 {
+                    Outcome::Wasted
+                } else {
+                    Outcome::Used
+                }
+            }),
+            ("one in three wasted", &|i| match i % 3 {
+                0 => Outcome::Wasted,
+                1 => Outcome::NothingNew,
+                _ => Outcome::Used,
+            }),
         ];
         // One scraper, or one steady scraper and sixteen that come once a
         // round each and push it out of the table: whatever is wasted is
@@ -337,12 +386,12 @@ mod tests {
         let crowd: Vec<(u32, u64)> = std::iter::once((1, 5))
             .chain((2..18).map(|p| (p, 1)))
             .collect();
-        for (name, wasted) in patterns {
+        for (name, outcome) in patterns {
             for scrapers in [&one[..], &crowd] {
-                let (scrapes, made, lost) = prepare(100, scrapers, wasted);
+                let (seen, made, lost) = prepare(100, scrapers, outcome);
                 assert!(
-                    lost >= 2 && lost <= 2 + scrapes / 16,
-                    "{name}, {} scrapers: {lost} of {made} wasted in {scrapes} scrapes",
+                    lost >= 2 && lost <= 2 + seen / 16,
+                    "{name}, {} scrapers: {lost} of {made} cost more, in {seen} scrapes",
                     scrapers.len()
                 );
             }

@@ -237,8 +237,8 @@ impl App {
                 self.stats.prepared(made);
                 if made {
                     tracing::debug!(peer = %scraper.0, "rendered ahead of a scrape");
-                    lock().prepared(scraper, &r, scrapes);
                 }
+                lock().prepared(scraper, made.then_some(&r), scrapes);
             }
         }
     }
