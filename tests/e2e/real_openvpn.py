@@ -833,7 +833,8 @@ def is_torn(data, documents):
 
 def runs(data, old, new):
     """How few runs, each equal to OLD's or NEW's bytes at the same offsets,
-    make up DATA (a large number if none do)."""
+    make up DATA; TORN_RUNS + 1 if that takes more than TORN_RUNS, or no
+    such runs make it up."""
     data, old, new = memoryview(data), memoryview(old), memoryview(new)
     at = n = 0
     while at < len(data) and n <= TORN_RUNS:
